@@ -1,0 +1,37 @@
+package scdb
+
+import "github.com/streamcrypt/scdb/internal/errs"
+
+// Errors returned by scdb. Test for them with errors.Is: the errors returned
+// wrap them with context (which file, which page, which list).
+var (
+	// ErrNotFound: no record with that id, or no list with that name.
+	ErrNotFound = errs.ErrNotFound
+	// ErrWrongKey: the key or passphrase opens none of the file's key slots.
+	ErrWrongKey = errs.ErrWrongKey
+	// ErrCorrupt: the file was damaged or tampered with. The error names the
+	// page where it was found (see CorruptPageError).
+	ErrCorrupt = errs.ErrCorrupt
+	// ErrNotSCDB: the file is not an scdb file.
+	ErrNotSCDB = errs.ErrNotSCDB
+	// ErrVersion: the file is of a format version this build cannot read.
+	ErrVersion = errs.ErrVersion
+	// ErrLocked: another process has the file open for writing (or, when
+	// opening for writing, has it open at all).
+	ErrLocked = errs.ErrLocked
+	// ErrReadOnly: a write through a read-only database or transaction.
+	ErrReadOnly = errs.ErrReadOnly
+	// ErrTxDone: the transaction was already committed or rolled back.
+	ErrTxDone = errs.ErrTxDone
+	// ErrClosed: the database was closed.
+	ErrClosed = errs.ErrClosed
+	// ErrTooLarge: a list name, id or value over the limits (see Limits).
+	ErrTooLarge = errs.ErrTooLarge
+	// ErrInvalid: an invalid argument, such as Options with both a key and a
+	// passphrase.
+	ErrInvalid = errs.ErrInvalid
+)
+
+// CorruptPageError is the type of corruption errors that name a page; use
+// errors.As to get the page number.
+type CorruptPageError = errs.PageError

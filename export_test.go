@@ -1,0 +1,11 @@
+package scdb
+
+import (
+	"github.com/streamcrypt/scdb/crypt"
+	"github.com/streamcrypt/scdb/internal/testhook"
+)
+
+// Tests create many passphrase files; Argon2id at its real cost (64 MiB,
+// three passes) would dominate their run time. The cost is a property of
+// each slot, so files made this way still open through the real code path.
+func init() { testhook.KDF = &crypt.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1} }

@@ -1,0 +1,326 @@
+package scdb
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"iter"
+
+	"github.com/streamcrypt/scdb/dirtree"
+	"github.com/streamcrypt/scdb/internal/errs"
+	"github.com/streamcrypt/scdb/pager"
+	"github.com/streamcrypt/scdb/record"
+)
+
+// List is a handle on one named list within a transaction.
+type List struct {
+	tx   *Tx
+	name string
+}
+
+// listEntry is a list's record in the directory tree (FORMAT.md, "List
+// entries"): count u64, byte total u64, next Append sequence u64, root Ref.
+type listEntry struct {
+	count uint64 // records in the list
+	bytes uint64 // sum of the records' value sizes
+	seq   uint64 // the next Append id's number
+	root  pager.Ref
+}
+
+const listEntrySize = 24 + pager.RefSize
+
+func (e listEntry) encode() []byte {
+	b := make([]byte, listEntrySize)
+	binary.LittleEndian.PutUint64(b, e.count)
+	binary.LittleEndian.PutUint64(b[8:], e.bytes)
+	binary.LittleEndian.PutUint64(b[16:], e.seq)
+	pager.PutRef(b[24:], e.root)
+	return b
+}
+
+func decodeListEntry(b []byte) (listEntry, error) {
+	if len(b) != listEntrySize {
+		return listEntry{}, fmt.Errorf("%w: list entry of %d bytes", errs.ErrCorrupt, len(b))
+	}
+	e := listEntry{
+		count: binary.LittleEndian.Uint64(b),
+		bytes: binary.LittleEndian.Uint64(b[8:]),
+		seq:   binary.LittleEndian.Uint64(b[16:]),
+		root:  pager.GetRef(b[24:]),
+	}
+	if e.count == 0 || e.root.IsZero() {
+		return listEntry{}, fmt.Errorf("%w: list entry with %d records and root %v", errs.ErrCorrupt, e.count, e.root)
+	}
+	return e, nil
+}
+
+// MaxIDSize returns the longest list name or record id, in bytes, for a
+// file of the given page size: 1024 at the default 4 KiB pages and above.
+func MaxIDSize(pageSize int) int { return dirtree.MaxKey(pageSize - 40) }
+
+// MaxValueSize is the largest value a record may hold: 2^40 bytes.
+const MaxValueSize = record.MaxSize
+
+func checkName(payload int, name string) error {
+	if max := dirtree.MaxKey(payload); len(name) > max {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(name), max)
+	}
+	return nil
+}
+
+// state returns the list's state in the transaction.
+func (l *List) state() (*listState, error) {
+	if err := l.tx.check(); err != nil {
+		return nil, err
+	}
+	return l.tx.list(l.name)
+}
+
+func (l *List) writeState(id string) (*listState, error) {
+	if err := l.tx.checkWrite(); err != nil {
+		return nil, err
+	}
+	if err := checkName(l.tx.rd.PayloadSize(), id); err != nil {
+		return nil, fmt.Errorf("list %q: id: %w", l.name, err)
+	}
+	ls, err := l.tx.list(l.name)
+	if err != nil {
+		return nil, fmt.Errorf("list %q: name: %w", l.name, err)
+	}
+	return ls, nil
+}
+
+// Name returns the list's name.
+func (l *List) Name() string { return l.name }
+
+// Put stores value under id, replacing the record id had.
+func (l *List) Put(id string, value []byte) error {
+	ls, err := l.writeState(id)
+	if err != nil {
+		return err
+	}
+	cell, err := record.Put(l.tx.w, value, dirtree.MaxValue(l.tx.w.PayloadSize(), len(id)))
+	if err != nil {
+		return fmt.Errorf("list %q id %q: %w", l.name, id, err)
+	}
+	return l.store(ls, id, cell, int64(len(value)))
+}
+
+// PutReader stores the bytes read from r, up to EOF, under id. The value is
+// streamed to the file page by page, so it may be larger than memory.
+func (l *List) PutReader(id string, r io.Reader) error {
+	ls, err := l.writeState(id)
+	if err != nil {
+		return err
+	}
+	cell, size, err := record.PutReader(l.tx.w, r, dirtree.MaxValue(l.tx.w.PayloadSize(), len(id)))
+	if err != nil {
+		return fmt.Errorf("list %q id %q: %w", l.name, id, err)
+	}
+	return l.store(ls, id, cell, size)
+}
+
+// store points id at cell, freeing the value it replaces.
+func (l *List) store(ls *listState, id string, cell []byte, size int64) error {
+	old, replaced, err := ls.tree.Put([]byte(id), cell)
+	if err != nil {
+		record.Free(l.tx.w, cell)
+		return fmt.Errorf("list %q id %q: %w", l.name, id, err)
+	}
+	if replaced {
+		if err := l.dropValue(ls, old); err != nil {
+			return err
+		}
+	} else {
+		ls.entry.count++
+	}
+	ls.entry.bytes += uint64(size)
+	ls.dirty = true
+	return l.tx.maybeSpill()
+}
+
+// dropValue frees an old value's pages and takes its size off the total.
+func (l *List) dropValue(ls *listState, cell []byte) error {
+	size, err := record.Size(cell)
+	if err != nil {
+		return fmt.Errorf("list %q: %w", l.name, err)
+	}
+	ls.entry.bytes -= uint64(size)
+	return record.Free(l.tx.w, cell)
+}
+
+// Append stores value under a new id that sorts after every id Append gave
+// before in this list (16 hex digits), and returns the id.
+func (l *List) Append(value []byte) (string, error) {
+	ls, err := l.writeState("")
+	if err != nil {
+		return "", err
+	}
+	for {
+		id := fmt.Sprintf("%016x", ls.entry.seq)
+		ls.entry.seq++
+		// An id Put by the application may already sit there: never
+		// overwrite it.
+		_, taken, err := ls.tree.Get([]byte(id))
+		if err != nil {
+			return "", err
+		}
+		if !taken {
+			return id, l.Put(id, value)
+		}
+	}
+}
+
+// Get returns the value of id, or an error wrapping ErrNotFound.
+func (l *List) Get(id string) ([]byte, error) {
+	rec, err := l.Open(id)
+	if err != nil {
+		return nil, err
+	}
+	return rec.Value()
+}
+
+// Open returns the record id for streaming its value with Reader. The
+// record is valid until the transaction ends.
+func (l *List) Open(id string) (*Record, error) {
+	ls, err := l.state()
+	if err != nil {
+		return nil, err
+	}
+	cell, ok, err := ls.tree.Get([]byte(id))
+	if err != nil {
+		return nil, fmt.Errorf("list %q id %q: %w", l.name, id, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("list %q id %q: %w", l.name, id, ErrNotFound)
+	}
+	rec := &Record{tx: l.tx}
+	return rec, rec.set([]byte(id), bytes.Clone(cell))
+}
+
+// Delete removes id, or returns an error wrapping ErrNotFound.
+func (l *List) Delete(id string) error {
+	ls, err := l.writeState(id)
+	if err != nil {
+		return err
+	}
+	old, ok, err := ls.tree.Delete([]byte(id))
+	if err != nil {
+		return fmt.Errorf("list %q id %q: %w", l.name, id, err)
+	}
+	if !ok {
+		return fmt.Errorf("list %q id %q: %w", l.name, id, ErrNotFound)
+	}
+	ls.entry.count--
+	ls.dirty = true
+	return l.dropValue(ls, old)
+}
+
+// Len returns the number of records in the list, in O(1).
+func (l *List) Len() int64 {
+	ls, err := l.state()
+	if err != nil {
+		return 0
+	}
+	return int64(ls.entry.count)
+}
+
+// Bytes returns the total size of the list's values, in O(1).
+func (l *List) Bytes() int64 {
+	ls, err := l.state()
+	if err != nil {
+		return 0
+	}
+	return int64(ls.entry.bytes)
+}
+
+// All yields the list's records in id byte order. Each *Record is valid for
+// its loop step only: copy what you keep.
+func (l *List) All() iter.Seq2[*Record, error] { return l.scan(nil) }
+
+// From yields the list's records in id byte order, starting at the first id
+// >= id.
+func (l *List) From(id string) iter.Seq2[*Record, error] { return l.scan([]byte(id)) }
+
+func (l *List) scan(from []byte) iter.Seq2[*Record, error] {
+	return func(yield func(*Record, error) bool) {
+		ls, err := l.state()
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		c := ls.tree.Cursor()
+		var k, v []byte
+		var ok bool
+		if from == nil {
+			k, v, ok, err = c.First()
+		} else {
+			k, v, ok, err = c.Seek(from)
+		}
+		rec := &Record{tx: l.tx}
+		for ; ok && err == nil; k, v, ok, err = c.Next() {
+			if err = rec.set(k, v); err != nil {
+				break
+			}
+			if !yield(rec, nil) {
+				return
+			}
+			if err = l.tx.check(); err != nil {
+				break
+			}
+		}
+		if err != nil {
+			yield(nil, fmt.Errorf("list %q: %w", l.name, err))
+		}
+	}
+}
+
+// Record is one record read from a list.
+type Record struct {
+	tx   *Tx
+	id   string
+	cell []byte
+	size int64
+}
+
+func (r *Record) set(id, cell []byte) error {
+	size, err := record.Size(cell)
+	if err != nil {
+		return err
+	}
+	r.id, r.cell, r.size = string(id), cell, size
+	return nil
+}
+
+// ID returns the record's id.
+func (r *Record) ID() string { return r.id }
+
+// Size returns the length of the record's value in bytes.
+func (r *Record) Size() int64 { return r.size }
+
+// Value returns a copy of the whole value. For values too large to hold in
+// memory use Reader.
+func (r *Record) Value() ([]byte, error) {
+	if err := r.tx.check(); err != nil {
+		return nil, err
+	}
+	return record.Value(r.tx.rd, r.cell)
+}
+
+// Reader returns the value as a stream, decrypted page by page: memory stays
+// at a few pages whatever the value's size.
+func (r *Record) Reader() io.Reader {
+	if err := r.tx.check(); err != nil {
+		return errReader{err}
+	}
+	rd, err := record.NewReader(r.tx.rd, r.cell)
+	if err != nil {
+		return errReader{err}
+	}
+	return rd
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }

@@ -1,0 +1,298 @@
+// Package scdb is an encrypted, embedded, single-file record store.
+//
+// A file holds named lists of records. Each record has an id, unique within
+// its list, and a value of any size: writing an id that exists replaces the
+// record. Lists are read back one record at a time, in id order, with memory
+// that stays flat however long the list or large the value:
+//
+//	db, err := scdb.Open("my_database.scdb", scdb.Options{Passphrase: pass})
+//	...
+//	for rec, err := range db.Records("my list1") {
+//		if err != nil { ... }
+//		value, err := rec.Value()
+//		fmt.Println(rec.ID(), value)
+//	}
+//
+// Everything but a small plaintext header is encrypted with
+// XChaCha20-Poly1305 in fixed-size pages, each bound to its position and to
+// the commit that wrote it, so damage and tampering are detected rather than
+// returned as data. Commits are atomic and durable: a crash at any instant
+// leaves the last committed state. FORMAT.md specifies every byte.
+//
+// One process at a time may open a file for writing; within it, one
+// read-write transaction runs at a time beside any number of read-only
+// snapshots.
+package scdb
+
+import (
+	"fmt"
+	"iter"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/streamcrypt/scdb/crypt"
+	"github.com/streamcrypt/scdb/freelist"
+	"github.com/streamcrypt/scdb/internal/testhook"
+	"github.com/streamcrypt/scdb/pager"
+)
+
+// Options configure Create and Open. The zero value of each field is the
+// sensible default; exactly one of Key and Passphrase must be set.
+type Options struct {
+	Key        []byte // a 32-byte raw key, or
+	Passphrase []byte // a passphrase, stretched with Argon2id (t=3, m=64 MiB, p=4)
+	PageSize   int    // Create only: a power of two from 1024 to 65536; 0 means 4096
+	ReadOnly   bool   // Open only: no writes; the file is shared-locked
+	NoSync     bool   // skip fsync at commit: an application crash loses nothing committed, but a power loss or OS crash may lose recent commits or corrupt the file
+	CacheSize  int    // bytes of decrypted pages kept in memory; 0 means 4 MiB
+}
+
+func (o *Options) pagerOptions() pager.Options {
+	po := pager.Options{PageSize: o.PageSize, CacheSize: o.CacheSize, ReadOnly: o.ReadOnly, NoSync: o.NoSync,
+		Rand: testhook.Rand}
+	if testhook.KDF != nil {
+		po.KDF = *testhook.KDF
+	}
+	return po
+}
+
+func (o *Options) credential() crypt.Credential {
+	return crypt.Credential{Key: o.Key, Passphrase: o.Passphrase}
+}
+
+// DB is an open scdb file. Its methods are safe for concurrent use.
+type DB struct {
+	name   string
+	p      *pager.Pager
+	fl     *freelist.Freelist // nil when read-only
+	closed atomic.Bool
+
+	writer sync.Mutex // held by the one open read-write transaction
+
+	mu      sync.Mutex     // guards readers
+	readers map[uint64]int // open read snapshots by generation
+}
+
+// Create makes a new scdb file at path, which must not exist, protected by
+// opts.Key or opts.Passphrase.
+func Create(path string, opts Options) (*DB, error) {
+	if opts.ReadOnly {
+		return nil, fmt.Errorf("create %s: %w: a new file cannot be read-only", path, ErrInvalid)
+	}
+	f, err := pager.OpenFile(path, true, false)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	db, err := CreateFile(f, opts)
+	if err != nil {
+		f.Close()
+		removeFile(path)
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	db.name = path
+	return db, nil
+}
+
+// Open opens the existing scdb file at path.
+func Open(path string, opts Options) (*DB, error) {
+	f, err := pager.OpenFile(path, false, opts.ReadOnly)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db, err := OpenFile(f, opts)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db.name = path
+	return db, nil
+}
+
+// CreateFile is Create over any pager.File (an in-memory file, a file with
+// faults injected for tests). The DB closes f when it is closed.
+func CreateFile(f pager.File, opts Options) (*DB, error) {
+	p, err := pager.Create(f, opts.credential(), opts.pagerOptions())
+	if err != nil {
+		return nil, err
+	}
+	return newDB(p, freelist.New()), nil
+}
+
+// OpenFile is Open over any pager.File. The DB closes f when it is closed.
+func OpenFile(f pager.File, opts Options) (*DB, error) {
+	p, err := pager.Open(f, opts.credential(), opts.pagerOptions())
+	if err != nil {
+		return nil, err
+	}
+	var fl *freelist.Freelist
+	if !opts.ReadOnly {
+		if fl, err = freelist.Load(p, p.Meta()); err != nil {
+			p.Close()
+			return nil, err
+		}
+	}
+	return newDB(p, fl), nil
+}
+
+func newDB(p *pager.Pager, fl *freelist.Freelist) *DB {
+	return &DB{p: p, fl: fl, readers: map[uint64]int{}}
+}
+
+// Close waits for the open read-write transaction, if any, to end, then
+// closes the file and forgets the key. Read snapshots still open fail with
+// ErrClosed from then on.
+func (db *DB) Close() error {
+	db.writer.Lock()
+	defer db.writer.Unlock()
+	if db.closed.Swap(true) {
+		return ErrClosed
+	}
+	return db.p.Close()
+}
+
+// Generation returns the number of the last commit. It grows by one with
+// every commit; an application that stores it elsewhere can notice a file
+// rolled back to an older copy, which nothing inside the file can detect.
+func (db *DB) Generation() uint64 { return db.p.Meta().Gen }
+
+// Update runs fn in a read-write transaction and commits it if fn returns
+// nil; if fn returns an error or panics, nothing it did is kept.
+func (db *DB) Update(fn func(tx *Tx) error) error {
+	tx, err := db.Begin(true)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// View runs fn in a read-only snapshot.
+func (db *DB) View(fn func(tx *Tx) error) error {
+	tx, err := db.Begin(false)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return fn(tx)
+}
+
+// Begin starts a transaction. A writable one waits for the previous
+// writable one to end; read-only ones never wait. Every transaction must end
+// with Commit or Rollback: an open snapshot keeps the pages it can reach
+// from being reused.
+func (db *DB) Begin(writable bool) (*Tx, error) {
+	if db.closed.Load() {
+		return nil, ErrClosed
+	}
+	if !writable {
+		return db.beginRead(), nil
+	}
+	if db.fl == nil {
+		return nil, ErrReadOnly
+	}
+	db.writer.Lock()
+	if db.closed.Load() {
+		db.writer.Unlock()
+		return nil, ErrClosed
+	}
+	meta := db.p.Meta()
+	db.fl.Begin(meta.Gen+1, db.oldestSnapshot(meta.Gen))
+	return newTx(db, meta, true), nil
+}
+
+func (db *DB) beginRead() *Tx {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	meta := db.p.Meta()
+	db.readers[meta.Gen]++
+	return newTx(db, meta, false)
+}
+
+func (db *DB) endRead(gen uint64) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.readers[gen]--; db.readers[gen] == 0 {
+		delete(db.readers, gen)
+	}
+}
+
+// oldestSnapshot is the generation of the oldest open read snapshot, or
+// committed when there is none.
+func (db *DB) oldestSnapshot(committed uint64) uint64 {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	oldest := committed
+	for g := range db.readers {
+		oldest = min(oldest, g)
+	}
+	return oldest
+}
+
+// Put stores value under id in list, in its own transaction.
+func (db *DB) Put(list, id string, value []byte) error {
+	return db.Update(func(tx *Tx) error { return tx.List(list).Put(id, value) })
+}
+
+// Get returns the value of id in list, from a snapshot of its own.
+func (db *DB) Get(list, id string) ([]byte, error) {
+	var v []byte
+	err := db.View(func(tx *Tx) error {
+		var err error
+		v, err = tx.List(list).Get(id)
+		return err
+	})
+	return v, err
+}
+
+// Delete removes id from list, in its own transaction.
+func (db *DB) Delete(list, id string) error {
+	return db.Update(func(tx *Tx) error { return tx.List(list).Delete(id) })
+}
+
+// Lists returns the names of all lists, in byte order.
+func (db *DB) Lists() ([]string, error) {
+	var names []string
+	err := db.View(func(tx *Tx) error {
+		for name, err := range tx.Lists() {
+			if err != nil {
+				return err
+			}
+			names = append(names, name)
+		}
+		return nil
+	})
+	return names, err
+}
+
+// Records streams the records of list in id order from a snapshot taken when
+// the loop starts and released when it ends. Each *Record is valid for its
+// loop step only. A list that does not exist yields nothing.
+func (db *DB) Records(list string) iter.Seq2[*Record, error] {
+	return func(yield func(*Record, error) bool) {
+		tx, err := db.Begin(false)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		defer tx.Rollback()
+		for rec, err := range tx.List(list).All() {
+			if !yield(rec, err) {
+				return
+			}
+		}
+	}
+}
+
+func closedErr(db *DB) error {
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// removeFile deletes a file Create made but could not finish.
+func removeFile(path string) { _ = os.Remove(path) }

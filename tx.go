@@ -1,0 +1,296 @@
+package scdb
+
+import (
+	"fmt"
+	"iter"
+
+	"github.com/streamcrypt/scdb/dirtree"
+	"github.com/streamcrypt/scdb/freelist"
+	"github.com/streamcrypt/scdb/pager"
+	"github.com/streamcrypt/scdb/record"
+)
+
+// spillBytes bounds the decoded dirty tree nodes a write transaction holds:
+// past it they are written to their (uncommitted) pages and dropped, so a
+// transaction of any size runs in bounded memory and still commits
+// atomically.
+const spillBytes = 4 << 20
+
+// Tx is a transaction: a read-only snapshot or the one read-write
+// transaction. A Tx is used by one goroutine at a time.
+type Tx struct {
+	db    *DB
+	meta  pager.Meta   // the committed state the transaction started from
+	rd    pager.Reader // the pager, or w for a writable transaction
+	w     *txWriter    // nil when read-only
+	dir   *dirtree.Tree
+	lists map[string]*listState
+	done  bool
+}
+
+// listState is a list as this transaction sees it.
+type listState struct {
+	entry listEntry
+	tree  *dirtree.Tree
+	dirty bool // entry or tree changed: written back at commit
+}
+
+func newTx(db *DB, meta pager.Meta, writable bool) *Tx {
+	tx := &Tx{db: db, meta: meta, rd: db.p, lists: map[string]*listState{}}
+	if writable {
+		tx.w = &txWriter{p: db.p, fl: db.fl, gen: meta.Gen + 1}
+		tx.rd = tx.w
+		tx.dir = dirtree.OpenWritable(tx.w, meta.Tree)
+	} else {
+		tx.dir = dirtree.Open(db.p, meta.Tree)
+	}
+	return tx
+}
+
+// Writable reports whether tx can write.
+func (tx *Tx) Writable() bool { return tx.w != nil }
+
+// Generation is the generation of the snapshot tx reads (for a writable
+// transaction, the one it started from).
+func (tx *Tx) Generation() uint64 { return tx.meta.Gen }
+
+// Commit makes every change of a writable transaction durable atomically,
+// and ends it. For a read-only transaction it returns ErrReadOnly and ends
+// it.
+func (tx *Tx) Commit() error {
+	if err := tx.check(); err != nil {
+		return err
+	}
+	if tx.w == nil {
+		tx.end()
+		return ErrReadOnly
+	}
+	err := tx.commit()
+	tx.end()
+	return err
+}
+
+func (tx *Tx) commit() error {
+	for name, ls := range tx.lists {
+		if !ls.dirty {
+			continue
+		}
+		root, err := ls.tree.Flush()
+		if err != nil {
+			return fmt.Errorf("commit list %q: %w", name, err)
+		}
+		if ls.entry.count == 0 {
+			if !root.IsZero() {
+				return fmt.Errorf("commit list %q: empty list with a root %v", name, root)
+			}
+			if _, _, err := tx.dir.Delete([]byte(name)); err != nil {
+				return err
+			}
+			continue
+		}
+		ls.entry.root = root
+		if _, _, err := tx.dir.Put([]byte(name), ls.entry.encode()); err != nil {
+			return err
+		}
+	}
+	dirRoot, err := tx.dir.Flush()
+	if err != nil {
+		return err
+	}
+	fl := tx.db.fl
+	flRoot, err := fl.Save(tx.w.PayloadSize(), tx.w.WritePage)
+	if err != nil {
+		return err
+	}
+	m := pager.Meta{Gen: tx.w.gen, PageCount: fl.PageCount(), Tree: dirRoot, Freelist: flRoot}
+	if err := tx.db.p.Commit(m); err != nil {
+		return err
+	}
+	fl.Commit()
+	tx.w.committed = true
+	return nil
+}
+
+// Rollback ends the transaction, discarding every change of a writable one.
+// It returns ErrTxDone if the transaction had already ended.
+func (tx *Tx) Rollback() error {
+	if tx.done {
+		return ErrTxDone
+	}
+	tx.end()
+	return nil
+}
+
+func (tx *Tx) end() {
+	tx.done = true
+	tx.lists = nil
+	if tx.w == nil {
+		tx.db.endRead(tx.meta.Gen)
+		return
+	}
+	if !tx.w.committed {
+		tx.db.fl.Rollback()
+	}
+	tx.db.writer.Unlock()
+}
+
+func (tx *Tx) check() error {
+	if tx.done {
+		return ErrTxDone
+	}
+	return closedErr(tx.db)
+}
+
+func (tx *Tx) checkWrite() error {
+	if err := tx.check(); err != nil {
+		return err
+	}
+	if tx.w == nil {
+		return ErrReadOnly
+	}
+	return nil
+}
+
+// List returns a handle on the list called name. A list exists once it
+// holds a record and stops existing when its last record is deleted.
+func (tx *Tx) List(name string) *List { return &List{tx: tx, name: name} }
+
+// Lists yields the names of the lists that exist, in byte order.
+func (tx *Tx) Lists() iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		if err := tx.check(); err != nil {
+			yield("", err)
+			return
+		}
+		if tx.w != nil {
+			// Lists changed in this transaction are recorded in the
+			// directory tree only at commit; write them back first.
+			if err := tx.syncDir(); err != nil {
+				yield("", err)
+				return
+			}
+		}
+		c := tx.dir.Cursor()
+		k, _, ok, err := c.First()
+		for ; ok && err == nil; k, _, ok, err = c.Next() {
+			if !yield(string(k), nil) {
+				return
+			}
+		}
+		if err != nil {
+			yield("", err)
+		}
+	}
+}
+
+// DeleteList removes list name and every record in it. It returns
+// ErrNotFound if the list does not exist.
+func (tx *Tx) DeleteList(name string) error {
+	if err := tx.checkWrite(); err != nil {
+		return err
+	}
+	ls, err := tx.list(name)
+	if err != nil {
+		return err
+	}
+	if ls.entry.count == 0 {
+		return fmt.Errorf("list %q: %w", name, ErrNotFound)
+	}
+	err = ls.tree.Drop(func(cell []byte) error { return record.Free(tx.w, cell) })
+	if err != nil {
+		return err
+	}
+	ls.entry = listEntry{}
+	ls.dirty = true
+	return nil
+}
+
+// list returns the state of list name in this transaction, loading its
+// directory entry the first time.
+func (tx *Tx) list(name string) (*listState, error) {
+	if ls, ok := tx.lists[name]; ok {
+		return ls, nil
+	}
+	if err := checkName(tx.rd.PayloadSize(), name); err != nil {
+		return nil, err
+	}
+	ls := &listState{}
+	v, ok, err := tx.dir.Get([]byte(name))
+	if err != nil {
+		return nil, fmt.Errorf("list %q: %w", name, err)
+	}
+	if ok {
+		if ls.entry, err = decodeListEntry(v); err != nil {
+			return nil, fmt.Errorf("list %q: %w", name, err)
+		}
+	}
+	if tx.w != nil {
+		ls.tree = dirtree.OpenWritable(tx.w, ls.entry.root)
+	} else {
+		ls.tree = dirtree.Open(tx.rd, ls.entry.root)
+	}
+	tx.lists[name] = ls
+	return ls, nil
+}
+
+// syncDir writes the entries of lists changed in this transaction into the
+// directory tree, so that iterating the directory sees them.
+func (tx *Tx) syncDir() error {
+	for name, ls := range tx.lists {
+		if !ls.dirty {
+			continue
+		}
+		if ls.entry.count == 0 {
+			if _, _, err := tx.dir.Delete([]byte(name)); err != nil {
+				return err
+			}
+			continue
+		}
+		// The root is filled in at commit; the entry's presence is what
+		// matters here.
+		if _, _, err := tx.dir.Put([]byte(name), ls.entry.encode()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maybeSpill writes dirty tree nodes out when they pass spillBytes.
+func (tx *Tx) maybeSpill() error {
+	dirty := tx.dir.Dirty()
+	for _, ls := range tx.lists {
+		dirty += ls.tree.Dirty()
+	}
+	if dirty*tx.rd.PayloadSize() < spillBytes {
+		return nil
+	}
+	if err := tx.dir.Spill(); err != nil {
+		return err
+	}
+	for _, ls := range tx.lists {
+		if err := ls.tree.Spill(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// txWriter is the pager.Writer of a write transaction: reads go to the
+// pager, allocation to the free list, writes are sealed at the
+// transaction's generation.
+type txWriter struct {
+	p         *pager.Pager
+	fl        *freelist.Freelist
+	gen       uint64
+	committed bool
+}
+
+func (w *txWriter) Page(ref pager.Ref) ([]byte, error)          { return w.p.Page(ref) }
+func (w *txWriter) ReadPages(first pager.Ref, dst []byte) error { return w.p.ReadPages(first, dst) }
+func (w *txWriter) PayloadSize() int                            { return w.p.PayloadSize() }
+func (w *txWriter) Gen() uint64                                 { return w.gen }
+func (w *txWriter) Alloc(n int) (uint64, error)                 { return w.fl.Alloc(n) }
+func (w *txWriter) Free(ref pager.Ref)                          { w.fl.Free(ref) }
+func (w *txWriter) WritePage(pgno uint64, payload []byte) error {
+	return w.p.WritePage(pgno, w.gen, payload)
+}
