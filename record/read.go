@@ -1,0 +1,170 @@
+package record
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+
+	"github.com/streamcrypt/scdb/internal/errs"
+	"github.com/streamcrypt/scdb/pager"
+)
+
+// Value returns the whole value cell describes, in a new slice the caller
+// owns. A value too large for a []byte on this platform fails with an error
+// wrapping errs.ErrTooLarge; use NewReader for values that should not be
+// held in memory at once.
+func Value(r pager.Reader, cell []byte) ([]byte, error) {
+	value, c, inline, err := decodeCell(cell)
+	if err != nil {
+		return nil, err
+	}
+	if inline {
+		return append([]byte{}, value...), nil
+	}
+	if c.size > math.MaxInt {
+		return nil, fmt.Errorf("record: value of %d bytes: %w", c.size, errs.ErrTooLarge)
+	}
+	wk, err := newWalker(r, c)
+	if err != nil {
+		return nil, err
+	}
+	// Grow the result as pages arrive, at most doubling, rather than
+	// trusting a size no page has confirmed yet: a damaged cell may claim
+	// a terabyte.
+	out := make([]byte, 0, min(c.size, initialValueCap))
+	for {
+		pages, index, err := wk.batch()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if need := len(pages) / wk.g.payload * wk.g.data; cap(out)-len(out) < need {
+			grow := min(c.size, max(2*int64(cap(out)), int64(len(out)+need)))
+			out = slices.Grow(out, int(grow)-len(out))
+		}
+		for i := range len(pages) / wk.g.payload {
+			out = append(out, wk.data(pages, i, index)...)
+		}
+	}
+}
+
+// initialValueCap is how much Value allocates before any page has been read.
+const initialValueCap = 1 << 20
+
+// Reader streams one value. It holds at most 64 KiB (or one page, if
+// larger) of decrypted pages, fetched with pager.Reader.ReadPages a batch
+// of contiguous pages at a time, and checks every page before it hands out
+// its bytes. It implements io.Reader and io.WriterTo; it is not safe for
+// concurrent use. An error is sticky: once Read or WriteTo has failed, every
+// later call fails the same way.
+type Reader struct {
+	size  int64
+	left  int64  // value bytes not yet handed out
+	cur   []byte // bytes of the current page (or inline value) not yet handed out
+	wk    *walker
+	pages []byte // the current batch
+	index int64  // chain index of the batch's first page
+	next  int    // next page of the batch to hand out
+	err   error
+}
+
+// NewReader returns a Reader over the value cell describes. It reads no
+// page until the first Read or WriteTo.
+func NewReader(r pager.Reader, cell []byte) (*Reader, error) {
+	value, c, inline, err := decodeCell(cell)
+	if err != nil {
+		return nil, err
+	}
+	if inline {
+		return &Reader{size: int64(len(value)), left: int64(len(value)), cur: value}, nil
+	}
+	wk, err := newWalker(r, c)
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{size: c.size, left: c.size, wk: wk}, nil
+}
+
+// Size returns the length of the whole value in bytes.
+func (rd *Reader) Size() int64 { return rd.size }
+
+// fill makes rd.cur non-empty, reading the next batch if the current one is
+// used up. It returns io.EOF at the end of the value.
+func (rd *Reader) fill() error {
+	for len(rd.cur) == 0 {
+		if rd.err != nil {
+			return rd.err
+		}
+		if rd.left == 0 {
+			return io.EOF
+		}
+		if rd.next == len(rd.pages)/max(1, rd.payload()) {
+			rd.pages, rd.index, rd.err = rd.wk.batch()
+			if rd.err == io.EOF {
+				// The walker ran out of pages before the size was reached;
+				// it checks sizes against run lengths, so this is a bug.
+				rd.err = errs.Corrupt(rd.wk.c.first, "chain ended %d bytes early", rd.left)
+			}
+			rd.next = 0
+			continue
+		}
+		rd.cur = rd.wk.data(rd.pages, rd.next, rd.index)
+		rd.next++
+	}
+	return nil
+}
+
+func (rd *Reader) payload() int {
+	if rd.wk == nil {
+		return 0
+	}
+	return rd.wk.g.payload
+}
+
+// Read implements io.Reader. It fills p unless the value ends or an error
+// occurs first.
+func (rd *Reader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if err := rd.fill(); err != nil {
+			if n > 0 && err == io.EOF {
+				return n, nil
+			}
+			return n, err
+		}
+		m := copy(p[n:], rd.cur)
+		rd.cur = rd.cur[m:]
+		rd.left -= int64(m)
+		n += m
+	}
+	return n, nil
+}
+
+// WriteTo implements io.WriterTo: it writes the rest of the value to w
+// straight from the decrypted pages, one Write per page.
+func (rd *Reader) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	for {
+		if err := rd.fill(); err != nil {
+			if err == io.EOF {
+				return n, nil
+			}
+			return n, err
+		}
+		m, err := w.Write(rd.cur)
+		if m > len(rd.cur) || m < 0 {
+			m, err = 0, fmt.Errorf("record: writer returned %d for %d bytes", m, len(rd.cur))
+		} else if err == nil && m < len(rd.cur) {
+			err = io.ErrShortWrite
+		}
+		rd.cur = rd.cur[m:]
+		rd.left -= int64(m)
+		n += int64(m)
+		if err != nil {
+			return n, err
+		}
+	}
+}
