@@ -1,0 +1,250 @@
+package dirtree
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/streamcrypt/scdb/internal/errs"
+	"github.com/streamcrypt/scdb/pager"
+)
+
+// This file keeps the tree's shape: it splits nodes that overflow and
+// rebalances nodes that shrink below half full. The size arguments behind
+// the fill bounds are in limits.go.
+
+// fixChild restores the fill rules for child i of n after an operation
+// changed it; before is the child's size before the operation. key is the
+// key the operation was about; onPut says the operation was a Put, which
+// may split the rightmost spine unevenly (appends).
+func (t *Tree) fixChild(n *node, i, before int, key []byte, onPut bool) error {
+	c := t.nodes[n.kids[i].Page]
+	capc := c.capacity(t.payload)
+	switch {
+	case c.used > capc:
+		right, sep, err := t.split(c, onPut && t.onSpine(n, i) && bytes.Compare(key, c.lastKey()) >= 0)
+		if err != nil {
+			return err
+		}
+		n.insertSep(i, sep, right.ref(t.gen))
+	case c.used < before && c.used*2 < capc && len(n.kids) > 1:
+		return t.rebalance(n, i)
+	}
+	return nil
+}
+
+// onSpine reports whether child i of n lies on the rightmost spine: n is
+// on it (the caller knows n is, when it is the root path so far; we check
+// by walking from the root) and i is its last child.
+func (t *Tree) onSpine(n *node, i int) bool {
+	if i != len(n.kids)-1 {
+		return false
+	}
+	for m := t.nodes[t.root.Page]; m != nil && !m.leaf; m = t.owned(m.kids[len(m.kids)-1]) {
+		if m == n {
+			return true
+		}
+	}
+	return false
+}
+
+// fixRoot restores the root after an operation: an empty root leaf leaves
+// an empty tree, a root branch with one child gives way to that child, an
+// overflowing root splits under a new root.
+func (t *Tree) fixRoot(key []byte, onPut bool) error {
+	for {
+		r := t.owned(t.root)
+		if r == nil {
+			return nil
+		}
+		switch {
+		case len(r.keys) == 0 && r.leaf:
+			t.freeNode(r)
+			t.root = pager.Ref{}
+			return nil
+		case len(r.keys) == 0:
+			t.root = r.kids[0]
+			t.freeNode(r)
+			continue
+		case r.used > r.capacity(t.payload):
+			right, sep, err := t.split(r, onPut && bytes.Compare(key, r.lastKey()) >= 0)
+			if err != nil {
+				return err
+			}
+			nr, err := t.newNode(false)
+			if err != nil {
+				return err
+			}
+			nr.kids = []pager.Ref{r.ref(t.gen)}
+			nr.insertSep(0, sep, right.ref(t.gen))
+			t.root = nr.ref(t.gen)
+		}
+		return nil
+	}
+}
+
+// split moves the upper part of the overfull node n into a new right
+// sibling and returns it with the separator for the parent. Normally the
+// bytes are shared out evenly; with appending set, n keeps all it can and
+// the sibling gets only the last cell (leaf) or separator (branch), as long
+// as n still meets the fill minimum.
+func (t *Tree) split(n *node, appending bool) (right *node, sep []byte, err error) {
+	sizes := cellSizes(n)
+	var at int
+	if n.leaf {
+		at = t.leafSplitAt(sizes, n.used, appending)
+	} else {
+		at = t.branchSplitAt(sizes, n.used, appending)
+	}
+	if at <= 0 || at >= len(sizes) || (!n.leaf && at >= len(sizes)-1) {
+		return nil, nil, fmt.Errorf("dirtree: internal error: cannot split node %d of %d cells", n.pgno, len(sizes))
+	}
+	if right, err = t.newNode(n.leaf); err != nil {
+		return nil, nil, err
+	}
+	if n.leaf {
+		right.keys = append([][]byte(nil), n.keys[at:]...)
+		right.vals = append([][]byte(nil), n.vals[at:]...)
+		clear(n.keys[at:])
+		clear(n.vals[at:])
+		n.keys, n.vals = n.keys[:at], n.vals[:at]
+		sep = separator(n.keys[at-1], right.keys[0])
+	} else {
+		sep = n.keys[at]
+		right.keys = append([][]byte(nil), n.keys[at+1:]...)
+		right.kids = append([]pager.Ref(nil), n.kids[at+1:]...)
+		clear(n.keys[at:])
+		clear(n.kids[at+1:])
+		n.keys, n.kids = n.keys[:at], n.kids[:at+1]
+	}
+	n.used, right.used = n.computeUsed(), right.computeUsed()
+	n.changed = true
+	capn := n.capacity(t.payload)
+	if n.used > capn || right.used > capn {
+		return nil, nil, fmt.Errorf("dirtree: internal error: split of node %d left %d+%d bytes", n.pgno, n.used, right.used)
+	}
+	return right, sep, nil
+}
+
+func cellSizes(n *node) []int {
+	sizes := make([]int, len(n.keys))
+	for i := range sizes {
+		sizes[i] = n.cellSize(i)
+	}
+	return sizes
+}
+
+// leafSplitAt returns the index of the first cell of the right node.
+func (t *Tree) leafSplitAt(sizes []int, total int, appending bool) int {
+	n := len(sizes)
+	if appending && n >= 2 {
+		left := total - sizes[n-1]
+		if left <= leafCap(t.payload) && !underMinFill(true, left, t.payload) {
+			return n - 1
+		}
+	}
+	best, bestDiff, left := 0, -1, 0
+	for i := 1; i < n; i++ {
+		left += sizes[i-1]
+		diff := 2*left - total
+		if diff < 0 {
+			diff = -diff
+		}
+		if bestDiff < 0 || diff < bestDiff {
+			best, bestDiff = i, diff
+		}
+	}
+	return best
+}
+
+// branchSplitAt returns the index of the separator that moves up: the one
+// straddling the middle byte, so each side holds at most half the bytes and
+// at least half minus one cell.
+func (t *Tree) branchSplitAt(sizes []int, total int, appending bool) int {
+	n := len(sizes)
+	if appending && n >= 3 {
+		left := total - sizes[n-1] - sizes[n-2]
+		if left <= branchCap(t.payload) && !underMinFill(false, left, t.payload) {
+			return n - 2
+		}
+	}
+	prefix := 0
+	for j, s := range sizes {
+		if 2*(prefix+s) >= total {
+			return j
+		}
+		prefix += s
+	}
+	return n - 1
+}
+
+// rebalance fixes child i of n, which shrank below half full: it merges the
+// child with a sibling (the left one when there is one) if both fit in one
+// node, and otherwise shares their cells out evenly.
+func (t *Tree) rebalance(n *node, i int) error {
+	a := i - 1
+	if i == 0 {
+		a = 0
+	}
+	l, err := t.ownChild(n, a)
+	if err != nil {
+		return err
+	}
+	r, err := t.ownChild(n, a+1)
+	if err != nil {
+		return err
+	}
+	if l.leaf != r.leaf {
+		return errs.Corrupt(n.pgno, "children %d and %d differ in kind", a, a+1)
+	}
+	if l.leaf {
+		t.rebalanceLeaves(n, a, l, r)
+		return nil
+	}
+	return t.rebalanceBranches(n, a, l, r)
+}
+
+func (t *Tree) rebalanceLeaves(n *node, a int, l, r *node) {
+	keys := append(append([][]byte(nil), l.keys...), r.keys...)
+	vals := append(append([][]byte(nil), l.vals...), r.vals...)
+	if l.used+r.used <= leafCap(t.payload) {
+		l.keys, l.vals, l.used = keys, vals, l.used+r.used
+		l.changed = true
+		n.removeSep(a)
+		t.freeNode(r)
+		return
+	}
+	all := &node{leaf: true, keys: keys, vals: vals}
+	at := t.leafSplitAt(cellSizes(all), l.used+r.used, false)
+	l.keys, l.vals = keys[:at:at], vals[:at:at]
+	r.keys, r.vals = keys[at:], vals[at:]
+	l.used, r.used = l.computeUsed(), r.computeUsed()
+	l.changed, r.changed = true, true
+	n.setSep(a, separator(l.lastKey(), r.keys[0]))
+}
+
+func (t *Tree) rebalanceBranches(n *node, a int, l, r *node) error {
+	sep := n.keys[a]
+	if l.used+r.used+branchCellSize(sep) <= branchCap(t.payload) {
+		l.keys = append(append(l.keys, sep), r.keys...)
+		l.kids = append(l.kids, r.kids...)
+		l.used = l.computeUsed()
+		l.changed = true
+		n.removeSep(a)
+		t.freeNode(r)
+		return nil
+	}
+	keys := append(append(append([][]byte(nil), l.keys...), sep), r.keys...)
+	kids := append(append([]pager.Ref(nil), l.kids...), r.kids...)
+	all := &node{keys: keys}
+	sizes := cellSizes(all)
+	m := t.branchSplitAt(sizes, all.computeUsed(), false)
+	if m <= 0 || m >= len(keys)-1 {
+		return errs.Corrupt(n.pgno, "cannot share %d separators between children %d and %d", len(keys), a, a+1)
+	}
+	l.keys, l.kids = keys[:m:m], kids[:m+1:m+1]
+	r.keys, r.kids = keys[m+1:], kids[m+1:]
+	l.used, r.used = l.computeUsed(), r.computeUsed()
+	l.changed, r.changed = true, true
+	n.setSep(a, keys[m])
+	return nil
+}

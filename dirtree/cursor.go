@@ -1,0 +1,204 @@
+package dirtree
+
+import (
+	"github.com/streamcrypt/scdb/internal/errs"
+	"github.com/streamcrypt/scdb/pager"
+)
+
+// Cursor walks a tree in key order. It holds only the path it is on, one
+// node per level. If the tree changes between two calls (a Put or Delete on
+// the same Tree, even of the key just returned), the next call finds its
+// place again: the first key after the last one returned.
+//
+// Returned slices must not be modified and are valid until the next call on
+// the cursor or the tree. ok is false when there are no more keys; a false
+// ok with a nil error is the normal end.
+type Cursor struct {
+	t       *Tree
+	stack   []frame
+	mod     uint64 // t.mod when the stack was built
+	stale   bool   // the stack must be rebuilt from the resume point
+	started bool   // a First or Seek has been made
+	resume  []byte // where Next resumes after a change: the last key returned,
+	after   bool   // exclusive; or the key of a Seek that found nothing
+}
+
+// frame is one level of a cursor's path: an owned node or a raw page, and
+// the position in it (a cell for a leaf, a child for a branch).
+type frame struct {
+	n *node
+	p rawPage
+	i int
+}
+
+func (f *frame) leaf() bool {
+	if f.n != nil {
+		return f.n.leaf
+	}
+	return f.p.leaf
+}
+
+// count returns the number of cells (leaf) or children (branch).
+func (f *frame) count() int {
+	if f.n != nil {
+		if f.n.leaf {
+			return len(f.n.keys)
+		}
+		return len(f.n.kids)
+	}
+	if f.p.leaf {
+		return f.p.n
+	}
+	return f.p.n + 1
+}
+
+func (f *frame) child() (pager.Ref, error) {
+	if f.n != nil {
+		return f.n.kids[f.i], nil
+	}
+	return f.p.child(f.i)
+}
+
+func (f *frame) cell() (key, val []byte, err error) {
+	if f.n != nil {
+		return f.n.keys[f.i], f.n.vals[f.i], nil
+	}
+	return f.p.leafCell(f.i)
+}
+
+func (f *frame) search(key []byte) (int, bool, error) {
+	if f.n != nil {
+		i, found := f.n.search(key)
+		return i, found, nil
+	}
+	return f.p.search(key)
+}
+
+// Cursor returns a cursor over t, positioned nowhere.
+func (t *Tree) Cursor() *Cursor { return &Cursor{t: t} }
+
+func (t *Tree) frameFor(ref pager.Ref) (frame, error) {
+	if n := t.owned(ref); n != nil {
+		return frame{n: n}, nil
+	}
+	p, err := t.readRaw(ref)
+	return frame{p: p}, err
+}
+
+// First moves to the smallest key.
+func (c *Cursor) First() (key, val []byte, ok bool, err error) {
+	return c.seek(nil, false)
+}
+
+// Seek moves to the first key >= key.
+func (c *Cursor) Seek(key []byte) (k, val []byte, ok bool, err error) {
+	return c.seek(key, false)
+}
+
+// Next moves to the key after the last one returned; on a cursor not yet
+// positioned it is First.
+func (c *Cursor) Next() (key, val []byte, ok bool, err error) {
+	if !c.started {
+		return c.First()
+	}
+	if c.stale || c.mod != c.t.mod {
+		return c.seek(c.resume, c.after)
+	}
+	if len(c.stack) == 0 {
+		return nil, nil, false, nil // at the end
+	}
+	c.stack[len(c.stack)-1].i++
+	return c.settle()
+}
+
+// seek descends to the first key >= key (> key when after is set).
+func (c *Cursor) seek(key []byte, after bool) ([]byte, []byte, bool, error) {
+	c.resume = append(c.resume[:0], key...) // key may be c.resume itself
+	c.after, c.started, c.stale = after, true, false
+	c.stack = c.stack[:0]
+	c.mod = c.t.mod
+	ref := c.t.root
+	for !ref.IsZero() {
+		if len(c.stack) > maxDepth {
+			return c.fail(errs.Corrupt(ref.Page, "tree deeper than %d levels", maxDepth))
+		}
+		f, err := c.t.frameFor(ref)
+		if err != nil {
+			return c.fail(err)
+		}
+		i, found, err := f.search(c.resume)
+		if err != nil {
+			return c.fail(err)
+		}
+		if found && after {
+			i++
+		}
+		f.i = i
+		c.stack = append(c.stack, f)
+		if f.leaf() {
+			break
+		}
+		if ref, err = f.child(); err != nil {
+			return c.fail(err)
+		}
+	}
+	return c.settle()
+}
+
+// settle returns the cell under the leaf frame, first moving to the next
+// leaf when the position is past the leaf's end.
+func (c *Cursor) settle() ([]byte, []byte, bool, error) {
+	for len(c.stack) > 0 && c.stack[len(c.stack)-1].i >= c.stack[len(c.stack)-1].count() {
+		// Pop exhausted levels, step the parent, descend leftmost.
+		c.stack = c.stack[:len(c.stack)-1]
+		if len(c.stack) == 0 {
+			break
+		}
+		c.stack[len(c.stack)-1].i++
+		if err := c.descendLeftmost(); err != nil {
+			return c.fail(err)
+		}
+	}
+	if len(c.stack) == 0 {
+		return nil, nil, false, nil
+	}
+	k, v, err := c.stack[len(c.stack)-1].cell()
+	if err != nil {
+		return c.fail(err)
+	}
+	c.resume = append(c.resume[:0], k...)
+	c.after = true
+	return k, v, true, nil
+}
+
+// descendLeftmost extends the stack from the top branch frame's current
+// child down to a leaf, taking the first entry at every level. If the top
+// frame is exhausted it does nothing (settle pops it).
+func (c *Cursor) descendLeftmost() error {
+	for {
+		top := &c.stack[len(c.stack)-1]
+		if top.leaf() || top.i >= top.count() {
+			return nil
+		}
+		ref, err := top.child()
+		if err != nil {
+			return err
+		}
+		if len(c.stack) > maxDepth {
+			return errs.Corrupt(ref.Page, "tree deeper than %d levels", maxDepth)
+		}
+		f, err := c.t.frameFor(ref)
+		if err != nil {
+			return err
+		}
+		c.stack = append(c.stack, f)
+	}
+}
+
+// fail drops the cursor's path after an error; the resume point is kept,
+// so a later Next retries from there.
+func (c *Cursor) fail(err error) ([]byte, []byte, bool, error) {
+	c.stack = c.stack[:0]
+	c.stale = true
+	return nil, nil, false, err
+}

@@ -1,0 +1,401 @@
+package dirtree
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/streamcrypt/scdb/internal/errs"
+	"github.com/streamcrypt/scdb/pager"
+)
+
+// Tree is a B+tree rooted at one page. A read-only Tree (Open) reads
+// committed pages only. A writable Tree (OpenWritable) lives within one
+// transaction: it copies on write every committed page it changes, rewrites
+// in place the pages the transaction already wrote, and keeps the nodes it
+// changed decoded in memory until Flush or Spill writes them.
+//
+// After a write method (Put, Delete, Drop, Flush, Spill) returns an error
+// the tree may be half-changed; the transaction must be rolled back.
+type Tree struct {
+	r       pager.Reader
+	w       pager.Writer // nil when read-only
+	gen     uint64       // generation being written
+	payload int
+	root    pager.Ref
+	nodes   map[uint64]*node // owned nodes by page number
+	mod     uint64           // bumped by every change, for cursors
+	buf     []byte           // encode buffer
+}
+
+// Open returns a read-only tree rooted at root; a zero root is an empty tree.
+func Open(r pager.Reader, root pager.Ref) *Tree {
+	return &Tree{r: r, payload: r.PayloadSize(), root: root}
+}
+
+// OpenWritable returns a tree rooted at root that changes within the
+// transaction w writes (at generation w.Gen()); a zero root is an empty
+// tree. A root written by this same transaction (root.Gen == w.Gen(), e.g.
+// by an earlier Tree's Flush) is updated in place.
+func OpenWritable(w pager.Writer, root pager.Ref) *Tree {
+	return &Tree{r: w, w: w, gen: w.Gen(), payload: w.PayloadSize(), root: root, nodes: map[uint64]*node{}}
+}
+
+// Get returns the value stored under key. The slice is shared with the
+// tree or the page cache: the caller must not modify it, and it stays
+// valid only until the next call on the tree (copy it to keep it).
+func (t *Tree) Get(key []byte) (val []byte, ok bool, err error) {
+	ref := t.root
+	for depth := 0; !ref.IsZero(); depth++ {
+		if depth > maxDepth {
+			return nil, false, errs.Corrupt(ref.Page, "tree deeper than %d levels", maxDepth)
+		}
+		if n := t.owned(ref); n != nil {
+			i, found := n.search(key)
+			if n.leaf {
+				if !found {
+					return nil, false, nil
+				}
+				return n.vals[i], true, nil
+			}
+			ref = n.kids[i]
+			continue
+		}
+		p, err := t.readRaw(ref)
+		if err != nil {
+			return nil, false, err
+		}
+		i, found, err := p.search(key)
+		if err != nil || (p.leaf && !found) {
+			return nil, false, err
+		}
+		if p.leaf {
+			_, v, err := p.leafCell(i)
+			return v, err == nil, err
+		}
+		if ref, err = p.child(i); err != nil {
+			return nil, false, err
+		}
+	}
+	return nil, false, nil
+}
+
+// owned returns the in-memory node for ref, if the transaction holds it.
+func (t *Tree) owned(ref pager.Ref) *node {
+	if t.nodes == nil || ref.Gen != t.gen {
+		return nil
+	}
+	return t.nodes[ref.Page]
+}
+
+func (t *Tree) readRaw(ref pager.Ref) (rawPage, error) {
+	b, err := t.r.Page(ref)
+	if err != nil {
+		return rawPage{ref: ref}, err
+	}
+	return openRaw(ref, b)
+}
+
+// Put stores val under key, replacing any value there. old is a copy of the
+// replaced value. A key longer than MaxKey or a value longer than MaxValue
+// fails with an error wrapping errs.ErrTooLarge.
+func (t *Tree) Put(key, val []byte) (old []byte, replaced bool, err error) {
+	if err := t.writable(); err != nil {
+		return nil, false, err
+	}
+	if mk := MaxKey(t.payload); len(key) > mk {
+		return nil, false, fmt.Errorf("dirtree: key of %d bytes, maximum %d: %w", len(key), mk, errs.ErrTooLarge)
+	}
+	if mv := MaxValue(t.payload, len(key)); len(val) > mv {
+		return nil, false, fmt.Errorf("dirtree: value of %d bytes beside a %d-byte key, maximum %d: %w",
+			len(val), len(key), mv, errs.ErrTooLarge)
+	}
+	t.mod++
+	if t.root.IsZero() {
+		n, err := t.newNode(true)
+		if err != nil {
+			return nil, false, err
+		}
+		k, v := ownedCell(key, val)
+		n.insertLeaf(0, k, v)
+		t.root = n.ref(t.gen)
+		return nil, false, nil
+	}
+	root, err := t.own(t.root)
+	if err != nil {
+		return nil, false, err
+	}
+	t.root = root.ref(t.gen)
+	if old, replaced, err = t.put(root, key, val, 0); err != nil {
+		return nil, false, err
+	}
+	return old, replaced, t.fixRoot(key, true)
+}
+
+func (t *Tree) put(n *node, key, val []byte, depth int) (old []byte, replaced bool, err error) {
+	if n.leaf {
+		i, found := n.search(key)
+		if found {
+			old = bytes.Clone(n.vals[i])
+			if old == nil {
+				old = []byte{}
+			}
+			_, v := ownedCell(nil, val)
+			n.setVal(i, v)
+			return old, true, nil
+		}
+		k, v := ownedCell(key, val)
+		n.insertLeaf(i, k, v)
+		return nil, false, nil
+	}
+	if depth >= maxDepth {
+		return nil, false, errs.Corrupt(n.pgno, "tree deeper than %d levels", maxDepth)
+	}
+	i, _ := n.search(key)
+	child, err := t.ownChild(n, i)
+	if err != nil {
+		return nil, false, err
+	}
+	before := child.used
+	if old, replaced, err = t.put(child, key, val, depth+1); err != nil {
+		return nil, false, err
+	}
+	return old, replaced, t.fixChild(n, i, before, key, true)
+}
+
+// Delete removes key. old is a copy of the value it held; ok is false (and
+// nothing changes) when the key was absent.
+func (t *Tree) Delete(key []byte) (old []byte, ok bool, err error) {
+	if err := t.writable(); err != nil {
+		return nil, false, err
+	}
+	v, ok, err := t.Get(key)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	old = append([]byte{}, v...)
+	t.mod++
+	root, err := t.own(t.root)
+	if err != nil {
+		return nil, false, err
+	}
+	t.root = root.ref(t.gen)
+	if err := t.del(root, key, 0); err != nil {
+		return nil, false, err
+	}
+	return old, true, t.fixRoot(key, false)
+}
+
+func (t *Tree) del(n *node, key []byte, depth int) error {
+	if n.leaf {
+		i, found := n.search(key)
+		if !found {
+			return errs.Corrupt(n.pgno, "key found by lookup is missing from its leaf")
+		}
+		n.removeLeaf(i)
+		return nil
+	}
+	if depth >= maxDepth {
+		return errs.Corrupt(n.pgno, "tree deeper than %d levels", maxDepth)
+	}
+	i, _ := n.search(key)
+	child, err := t.ownChild(n, i)
+	if err != nil {
+		return err
+	}
+	before := child.used
+	if err := t.del(child, key, depth+1); err != nil {
+		return err
+	}
+	return t.fixChild(n, i, before, key, false)
+}
+
+func (t *Tree) writable() error {
+	if t.w == nil {
+		return fmt.Errorf("dirtree: tree opened read-only: %w", errs.ErrReadOnly)
+	}
+	return nil
+}
+
+// own returns the node for ref as one the transaction may change: the
+// node already held, or the page decoded and, if an earlier commit wrote
+// it, moved to a freshly allocated page (copy on write; the old page is
+// freed).
+func (t *Tree) own(ref pager.Ref) (*node, error) {
+	if n := t.owned(ref); n != nil {
+		return n, nil
+	}
+	b, err := t.r.Page(ref)
+	if err != nil {
+		return nil, err
+	}
+	n, err := decode(ref, b, t.payload)
+	if err != nil {
+		return nil, err
+	}
+	if ref.Gen != t.gen {
+		if n.pgno, err = t.w.Alloc(1); err != nil {
+			return nil, err
+		}
+		t.w.Free(ref)
+	}
+	n.changed = true
+	t.nodes[n.pgno] = n
+	return n, nil
+}
+
+// ownChild owns child i of n and points n at its (possibly new) page.
+func (t *Tree) ownChild(n *node, i int) (*node, error) {
+	c, err := t.own(n.kids[i])
+	if err != nil {
+		return nil, err
+	}
+	if r := c.ref(t.gen); n.kids[i] != r {
+		n.kids[i] = r
+		n.changed = true
+	}
+	return c, nil
+}
+
+// newNode allocates an empty owned node.
+func (t *Tree) newNode(leaf bool) (*node, error) {
+	pgno, err := t.w.Alloc(1)
+	if err != nil {
+		return nil, err
+	}
+	n := &node{pgno: pgno, leaf: leaf, changed: true}
+	t.nodes[pgno] = n
+	return n, nil
+}
+
+// freeNode releases an owned node the tree no longer references.
+func (t *Tree) freeNode(n *node) {
+	delete(t.nodes, n.pgno)
+	t.w.Free(n.ref(t.gen))
+}
+
+// Flush writes every changed node to its page and returns the root (zero
+// when the tree is empty). The nodes stay held, so the tree stays usable and
+// later changes rewrite the same pages.
+func (t *Tree) Flush() (root pager.Ref, err error) {
+	if err := t.writable(); err != nil {
+		return pager.Ref{}, err
+	}
+	if err := t.writeNodes(); err != nil {
+		return pager.Ref{}, err
+	}
+	return t.root, nil
+}
+
+// Spill writes every changed node and drops all held nodes from memory, to
+// bound the memory of a large transaction. Later access reads the pages
+// back and updates them in place.
+func (t *Tree) Spill() error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	if err := t.writeNodes(); err != nil {
+		return err
+	}
+	clear(t.nodes)
+	return nil
+}
+
+// Dirty returns the number of nodes the transaction holds decoded in
+// memory: the nodes it changed, flushed or not, since the last Spill.
+func (t *Tree) Dirty() int { return len(t.nodes) }
+
+func (t *Tree) writeNodes() error {
+	if t.buf == nil {
+		t.buf = make([]byte, t.payload)
+	}
+	for pgno, n := range t.nodes {
+		if !n.changed {
+			continue
+		}
+		if n.used > n.capacity(t.payload) || len(n.keys) == 0 {
+			return fmt.Errorf("dirtree: internal error: node %d holds %d cells in %d bytes", pgno, len(n.keys), n.used)
+		}
+		n.encode(t.buf)
+		if err := t.w.WritePage(pgno, t.buf); err != nil {
+			return err
+		}
+		n.changed = false
+	}
+	return nil
+}
+
+// Drop frees every page of the tree, first calling fn on every value (so
+// the caller can free what values point at). The tree is empty afterwards.
+// If fn fails, Drop stops and returns its error.
+func (t *Tree) Drop(fn func(val []byte) error) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	t.mod++
+	if !t.root.IsZero() {
+		if err := t.drop(t.root, 0, map[uint64]bool{}, fn); err != nil {
+			return err
+		}
+	}
+	t.root = pager.Ref{}
+	clear(t.nodes)
+	return nil
+}
+
+func (t *Tree) drop(ref pager.Ref, depth int, seen map[uint64]bool, fn func([]byte) error) error {
+	if seen[ref.Page] {
+		return errs.Corrupt(ref.Page, "page reached twice in one tree")
+	}
+	seen[ref.Page] = true
+	if depth > maxDepth {
+		return errs.Corrupt(ref.Page, "tree deeper than %d levels", maxDepth)
+	}
+	if n := t.owned(ref); n != nil {
+		for _, v := range n.vals {
+			if err := fn(v); err != nil {
+				return err
+			}
+		}
+		for _, k := range n.kids {
+			if err := t.drop(k, depth+1, seen, fn); err != nil {
+				return err
+			}
+		}
+		t.freeNode(n)
+		return nil
+	}
+	p, err := t.readRaw(ref)
+	if err != nil {
+		return err
+	}
+	if err := dropRaw(&p, depth, seen, fn, t); err != nil {
+		return err
+	}
+	t.w.Free(ref)
+	return nil
+}
+
+func dropRaw(p *rawPage, depth int, seen map[uint64]bool, fn func([]byte) error, t *Tree) error {
+	if p.leaf {
+		for i := 0; i < p.n; i++ {
+			_, v, err := p.leafCell(i)
+			if err != nil {
+				return err
+			}
+			if err := fn(v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for i := 0; i <= p.n; i++ {
+		k, err := p.child(i)
+		if err != nil {
+			return err
+		}
+		if err := t.drop(k, depth+1, seen, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
