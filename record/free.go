@@ -48,7 +48,7 @@ func chainRuns(r pager.Reader, c chainCell) ([]run, error) {
 		if err := r.ReadPages(c.ref(next), head); err != nil {
 			return nil, err
 		}
-		n, after, err := checkHead(head, next, c, left)
+		n, after, err := checkHead(head, g, next, c, left)
 		if err != nil {
 			return nil, err
 		}

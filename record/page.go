@@ -15,7 +15,7 @@ import (
 //	offset size field
 //	0      1    type: pager.TypeChain
 //	1      1    role: roleHead (first page of a run) or roleCont
-//	2      2    reserved, zero
+//	2      2    used: value bytes on this page (data, except on the last page)
 //	4      4    head: run length in pages; cont: index of the page in its run
 //	8      8    owner: the chain's first page, the same on every page
 //	16     8    head: first page of the next run, 0 for the last run; cont: zero
@@ -42,7 +42,7 @@ type geometry struct {
 
 func geometryOf(r pager.Reader) (geometry, error) {
 	p := r.PayloadSize()
-	if p <= headerSize {
+	if p <= headerSize || p-headerSize > math.MaxUint16 {
 		return geometry{}, fmt.Errorf("record: page payload of %d bytes cannot hold a chain page: %w", p, errs.ErrInvalid)
 	}
 	return geometry{payload: p, data: p - headerSize}, nil
@@ -54,30 +54,45 @@ func (g geometry) pagesFor(size int64) int64 { return (size + int64(g.data) - 1)
 // lastData returns how many value bytes the last page of a size-byte chain holds.
 func (g geometry) lastData(size int64) int { return int(size - (g.pagesFor(size)-1)*int64(g.data)) }
 
+// used returns how many value bytes chain page index (0-based) of a
+// size-byte chain holds.
+func (g geometry) used(index, size int64) int {
+	if index == g.pagesFor(size)-1 {
+		return g.lastData(size)
+	}
+	return g.data
+}
+
+// putUsed records in page p that it holds n value bytes.
+func putUsed(p []byte, n int) { binary.LittleEndian.PutUint16(p[2:], uint16(n)) }
+
+// putHead writes the header of a run's head page, except its used count.
 func putHead(p []byte, runLen int, owner, next uint64) {
-	p[0], p[1], p[2], p[3] = pager.TypeChain, roleHead, 0, 0
+	p[0], p[1] = pager.TypeChain, roleHead
 	binary.LittleEndian.PutUint32(p[4:], uint32(runLen))
 	binary.LittleEndian.PutUint64(p[8:], owner)
 	binary.LittleEndian.PutUint64(p[16:], next)
 }
 
+// putCont writes the header of a continuation page, except its used count.
 func putCont(p []byte, index int, owner uint64) {
-	p[0], p[1], p[2], p[3] = pager.TypeChain, roleCont, 0, 0
+	p[0], p[1] = pager.TypeChain, roleCont
 	binary.LittleEndian.PutUint32(p[4:], uint32(index))
 	binary.LittleEndian.PutUint64(p[8:], owner)
 	binary.LittleEndian.PutUint64(p[16:], 0)
 }
 
-// checkCommon checks the fields every chain page shares.
-func checkCommon(p []byte, pageNo uint64, role byte, c chainCell) error {
+// checkCommon checks the fields every chain page shares; used is the number
+// of value bytes the page must hold.
+func checkCommon(p []byte, pageNo uint64, role byte, used int, c chainCell) error {
 	if p[0] != pager.TypeChain {
 		return errs.Corrupt(pageNo, "chain page has type %d", p[0])
 	}
 	if p[1] != role {
 		return errs.Corrupt(pageNo, "chain page has role %d, want %d", p[1], role)
 	}
-	if p[2] != 0 || p[3] != 0 {
-		return errs.Corrupt(pageNo, "reserved chain header bytes are not zero")
+	if got := int(binary.LittleEndian.Uint16(p[2:])); got != used {
+		return errs.Corrupt(pageNo, "chain page holds %d value bytes, want %d for the chain's size", got, used)
 	}
 	if owner := binary.LittleEndian.Uint64(p[8:]); owner != c.first {
 		return errs.Corrupt(pageNo, "chain page belongs to the chain at page %d, not %d", owner, c.first)
@@ -88,8 +103,9 @@ func checkCommon(p []byte, pageNo uint64, role byte, c chainCell) error {
 // checkHead checks the head of a run at pageNo when pagesLeft pages of the
 // chain (this run's included) remain, and returns the run's length and the
 // next run's first page.
-func checkHead(p []byte, pageNo uint64, c chainCell, pagesLeft int64) (runLen int, next uint64, err error) {
-	if err := checkCommon(p, pageNo, roleHead, c); err != nil {
+func checkHead(p []byte, g geometry, pageNo uint64, c chainCell, pagesLeft int64) (runLen int, next uint64, err error) {
+	used := g.used(g.pagesFor(c.size)-pagesLeft, c.size)
+	if err := checkCommon(p, pageNo, roleHead, used, c); err != nil {
 		return 0, 0, err
 	}
 	n := int64(binary.LittleEndian.Uint32(p[4:]))
@@ -111,10 +127,11 @@ func checkHead(p []byte, pageNo uint64, c chainCell, pagesLeft int64) (runLen in
 	return int(n), next, nil
 }
 
-// checkCont checks page index of the run whose head is head.
-func checkCont(p []byte, head uint64, index int, c chainCell) error {
+// checkCont checks page index of the run whose head is head; used is the
+// number of value bytes it must hold.
+func checkCont(p []byte, head uint64, index, used int, c chainCell) error {
 	pageNo := head + uint64(index)
-	if err := checkCommon(p, pageNo, roleCont, c); err != nil {
+	if err := checkCommon(p, pageNo, roleCont, used, c); err != nil {
 		return err
 	}
 	if got := binary.LittleEndian.Uint32(p[4:]); got != uint32(index) {

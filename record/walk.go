@@ -79,7 +79,7 @@ func (wk *walker) startRun(left int64) (int, error) {
 	if err := wk.r.ReadPages(wk.c.ref(head), wk.buf[:n*wk.g.payload]); err != nil {
 		return 0, wk.explain(head, left, n, err)
 	}
-	runLen, next, err := checkHead(wk.buf, head, wk.c, left)
+	runLen, next, err := checkHead(wk.buf, wk.g, head, wk.c, left)
 	if err != nil {
 		return 0, err
 	}
@@ -97,7 +97,7 @@ func (wk *walker) explain(head uint64, left int64, n int, err error) error {
 	if herr := wk.r.ReadPages(wk.c.ref(head), wk.buf[:wk.g.payload]); herr != nil {
 		return herr
 	}
-	if _, _, herr := checkHead(wk.buf, head, wk.c, left); herr != nil {
+	if _, _, herr := checkHead(wk.buf, wk.g, head, wk.c, left); herr != nil {
 		return herr
 	}
 	return err
@@ -118,7 +118,8 @@ func (wk *walker) checkConts(n int) error {
 	for i := range n {
 		if wk.runPos > 0 {
 			p := wk.buf[i*wk.g.payload : (i+1)*wk.g.payload]
-			if err := checkCont(p, wk.runHead, wk.runPos, wk.c); err != nil {
+			used := wk.g.used(wk.done+int64(i), wk.c.size)
+			if err := checkCont(p, wk.runHead, wk.runPos, used, wk.c); err != nil {
 				return err
 			}
 		}

@@ -182,6 +182,7 @@ func (cw *chainWriter) emit() {
 		}
 	}
 	r := cw.runs[len(cw.runs)-1]
+	putUsed(cw.cur, cw.fill)
 	if cw.pos == 0 {
 		cw.head, cw.cur = cw.cur, cw.head
 	} else {
