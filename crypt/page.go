@@ -76,7 +76,11 @@ func (c *PageCipher) Seal(dst, payload []byte, pgno, gen uint64) error {
 // page number, generation or file) yields an error wrapping errs.ErrCorrupt
 // that names pgno; dst then holds no plaintext.
 func (c *PageCipher) Open(dst, sealed []byte, pgno, gen uint64) error {
-	if len(sealed) < Overhead || len(dst) != len(sealed)-Overhead {
+	if len(sealed) < Overhead {
+		clear(dst)
+		return errs.Corrupt(pgno, "sealed page is %d bytes, shorter than its nonce and tag", len(sealed))
+	}
+	if len(dst) != len(sealed)-Overhead {
 		return fmt.Errorf("crypt: open %d bytes into %d", len(sealed), len(dst))
 	}
 	ad := PageAD(c.fileID, pgno, gen)
