@@ -1,6 +1,8 @@
 package dirtree
 
 import (
+	"bytes"
+
 	"github.com/streamcrypt/scdb/internal/errs"
 	"github.com/streamcrypt/scdb/pager"
 )
@@ -29,6 +31,13 @@ type frame struct {
 	n *node
 	p rawPage
 	i int
+}
+
+func (f *frame) pgno() uint64 {
+	if f.n != nil {
+		return f.n.pgno
+	}
+	return f.p.ref.Page
 }
 
 func (f *frame) leaf() bool {
@@ -162,9 +171,16 @@ func (c *Cursor) settle() ([]byte, []byte, bool, error) {
 	if len(c.stack) == 0 {
 		return nil, nil, false, nil
 	}
-	k, v, err := c.stack[len(c.stack)-1].cell()
+	top := &c.stack[len(c.stack)-1]
+	k, v, err := top.cell()
 	if err != nil {
 		return c.fail(err)
+	}
+	// Keys must come out strictly increasing. Checking it costs one
+	// comparison and stops a corrupt tree whose pages share subtrees from
+	// making a scan endless.
+	if cmp := bytes.Compare(k, c.resume); cmp < 0 || (cmp == 0 && c.after) {
+		return c.fail(errs.Corrupt(top.pgno(), "key %d of the leaf is out of order with the keys before it", top.i))
 	}
 	c.resume = append(c.resume[:0], k...)
 	c.after = true

@@ -199,13 +199,12 @@ func (st *propState) actions() map[string]func(*rapid.T) {
 				}
 				return
 			}
+			if !st.curStart { // Next on a fresh cursor is First
+				st.curStart, st.curResume, st.curAfter = true, nil, false
+			}
 			got, v, ok, err := st.cur.Next()
 			want, wantOK := st.expectAfter(st.curResume, st.curAfter)
-			if !st.curStart {
-				want, wantOK = st.expectAfter(nil, false)
-			}
 			st.checkCursorResult(t, "Next", got, v, ok, err, want, wantOK)
-			st.curStart = true
 			if ok {
 				st.curResume, st.curAfter = bytes.Clone(got), true
 			}
