@@ -3,6 +3,7 @@ package scdb
 import (
 	"fmt"
 	"iter"
+	"slices"
 
 	"github.com/streamcrypt/scdb/dirtree"
 	"github.com/streamcrypt/scdb/freelist"
@@ -71,27 +72,8 @@ func (tx *Tx) Commit() error {
 }
 
 func (tx *Tx) commit() error {
-	for name, ls := range tx.lists {
-		if !ls.dirty {
-			continue
-		}
-		root, err := ls.tree.Flush()
-		if err != nil {
-			return fmt.Errorf("commit list %q: %w", name, err)
-		}
-		if ls.entry.count == 0 {
-			if !root.IsZero() {
-				return fmt.Errorf("commit list %q: empty list with a root %v", name, root)
-			}
-			if _, _, err := tx.dir.Delete([]byte(name)); err != nil {
-				return err
-			}
-			continue
-		}
-		ls.entry.root = root
-		if _, _, err := tx.dir.Put([]byte(name), ls.entry.encode()); err != nil {
-			return err
-		}
+	if err := tx.syncDir(true); err != nil {
+		return err
 	}
 	dirRoot, err := tx.dir.Flush()
 	if err != nil {
@@ -165,7 +147,7 @@ func (tx *Tx) Lists() iter.Seq2[string, error] {
 		if tx.w != nil {
 			// Lists changed in this transaction are recorded in the
 			// directory tree only at commit; write them back first.
-			if err := tx.syncDir(); err != nil {
+			if err := tx.syncDir(false); err != nil {
 				yield("", err)
 				return
 			}
@@ -234,11 +216,26 @@ func (tx *Tx) list(name string) (*listState, error) {
 }
 
 // syncDir writes the entries of lists changed in this transaction into the
-// directory tree, so that iterating the directory sees them.
-func (tx *Tx) syncDir() error {
+// directory tree, in name order so that a commit is reproducible. With
+// flush it first writes each list's tree to get its final root; without,
+// the entry's root may be stale: only its presence matters to a caller
+// iterating the directory, and commit writes it again.
+func (tx *Tx) syncDir(flush bool) error {
+	names := make([]string, 0, len(tx.lists))
 	for name, ls := range tx.lists {
-		if !ls.dirty {
-			continue
+		if ls.dirty {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		ls := tx.lists[name]
+		if flush {
+			root, err := ls.tree.Flush()
+			if err != nil {
+				return fmt.Errorf("commit list %q: %w", name, err)
+			}
+			ls.entry.root = root
 		}
 		if ls.entry.count == 0 {
 			if _, _, err := tx.dir.Delete([]byte(name)); err != nil {
@@ -246,8 +243,6 @@ func (tx *Tx) syncDir() error {
 			}
 			continue
 		}
-		// The root is filled in at commit; the entry's presence is what
-		// matters here.
 		if _, _, err := tx.dir.Put([]byte(name), ls.entry.encode()); err != nil {
 			return err
 		}

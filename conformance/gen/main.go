@@ -1,0 +1,427 @@
+// Command gen writes the conformance vectors: conformance/vectors/*.scdb,
+// conformance/vectors.json and conformance/worked-example.md. Every byte is
+// reproducible: randomness comes from a ChaCha20 keystream seeded with the
+// vector's name, and passphrase slots use a cheap Argon2id cost.
+//
+//	go run ./conformance/gen            # from the repository root
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/cespare/xxhash/v2"
+	"golang.org/x/crypto/chacha20"
+
+	"github.com/streamcrypt/scdb"
+	"github.com/streamcrypt/scdb/conformance"
+	"github.com/streamcrypt/scdb/crypt"
+	"github.com/streamcrypt/scdb/dirtree"
+	"github.com/streamcrypt/scdb/internal/testhook"
+	"github.com/streamcrypt/scdb/pager"
+	"github.com/streamcrypt/scdb/record"
+)
+
+var (
+	key1       = seq(32, 0x00) // 000102...1f
+	key2       = seq(32, 0x80)
+	passphrase = "correct horse battery staple"
+)
+
+func main() {
+	testhook.KDF = &crypt.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
+	dir := "conformance"
+	if err := os.MkdirAll(filepath.Join(dir, "vectors"), 0o755); err != nil {
+		log.Fatal(err)
+	}
+	g := &generator{dir: dir}
+	g.build()
+	m := conformance.Manifest{Format: "scdb 1.0", Vectors: g.vectors}
+	out, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "vectors.json"), append(out, '\n'), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "worked-example.md"), workedExample(), 0o644); err != nil {
+		log.Fatal(err)
+	}
+}
+
+type generator struct {
+	dir     string
+	vectors []conformance.Vector
+}
+
+// model is the expected content of a file: list -> id -> value.
+type model map[string]map[string][]byte
+
+func (m model) clone() model {
+	c := model{}
+	for name, l := range m {
+		c[name] = map[string][]byte{}
+		for id, v := range l {
+			c[name][id] = v
+		}
+	}
+	return c
+}
+
+func (m model) lists() []conformance.List {
+	var out []conformance.List
+	for _, name := range sortedKeys(m) {
+		l := conformance.List{NameHex: hex.EncodeToString([]byte(name))}
+		for _, id := range sortedKeys(m[name]) {
+			l.Records = append(l.Records, conformance.Record{IDHex: hex.EncodeToString([]byte(id)), ValueHex: hex.EncodeToString(m[name][id])})
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// history is a file built commit by commit: its bytes and model after each.
+type history struct {
+	images [][]byte
+	models []model
+}
+
+func (h *history) last() ([]byte, model) {
+	n := len(h.images) - 1
+	return h.images[n], h.models[n]
+}
+
+// buildBasic makes a small file through three commits: inline and chained
+// values, an update, a delete, an empty id and value, Append, and so freed
+// pages and a freelist.
+func buildBasic(name string, opts scdb.Options) *history {
+	path := tempPath(name)
+	defer os.Remove(path)
+	testhook.Rand = newRand(name)
+	db, err := scdb.Create(path, opts)
+	check(err)
+	h := &history{}
+	m := model{}
+	snap := func() {
+		img, err := os.ReadFile(path)
+		check(err)
+		h.images = append(h.images, img)
+		h.models = append(h.models, m.clone())
+	}
+	snap()
+	put := func(tx *scdb.Tx, list, id string, v []byte) {
+		check(tx.List(list).Put(id, v))
+		if m[list] == nil {
+			m[list] = map[string][]byte{}
+		}
+		m[list][id] = v
+	}
+	check(db.Update(func(tx *scdb.Tx) error {
+		put(tx, "fruit", "apple", []byte("red"))
+		put(tx, "fruit", "banana", []byte("yellow"))
+		put(tx, "fruit", "cherry", []byte("dark red"))
+		return nil
+	}))
+	snap()
+	check(db.Update(func(tx *scdb.Tx) error {
+		put(tx, "fruit", "banana", []byte("ripe"))
+		put(tx, "blobs", "", []byte{})
+		put(tx, "blobs", "big", pattern(3000))
+		put(tx, "blobs", "mid", pattern(500))
+		return nil
+	}))
+	snap()
+	check(db.Update(func(tx *scdb.Tx) error {
+		check(tx.List("fruit").Delete("cherry"))
+		delete(m["fruit"], "cherry")
+		for i := 0; i < 2; i++ {
+			v := []byte(fmt.Sprintf("entry %d", i))
+			id, err := tx.List("log").Append(v)
+			check(err)
+			if m["log"] == nil {
+				m["log"] = map[string][]byte{}
+			}
+			m["log"][id] = v
+		}
+		return nil
+	}))
+	check(db.Close())
+	snap()
+	return h
+}
+
+func (g *generator) build() {
+	keyOpts := scdb.Options{Key: key1, PageSize: 1024}
+	passOpts := scdb.Options{Passphrase: []byte(passphrase), PageSize: 4096}
+
+	// A file with nothing in it.
+	testhook.Rand = newRand("empty-key-1k")
+	path := tempPath("empty")
+	db, err := scdb.Create(path, keyOpts)
+	check(err)
+	check(db.Close())
+	empty, err := os.ReadFile(path)
+	check(err)
+	os.Remove(path)
+	g.ok("empty-key-1k", "a new file with no lists, raw key, 1 KiB pages", empty, keyOpts, 0, model{})
+
+	basic := buildBasic("basic-key-1k", keyOpts)
+	img, m := basic.last()
+	g.ok("basic-key-1k", "three commits: inline and chained values, update, delete, empty id and value, Append; 1 KiB pages", img, keyOpts, 3, m)
+	pbasic := buildBasic("basic-passphrase-4k", passOpts)
+	pimg, pm := pbasic.last()
+	g.ok("basic-passphrase-4k", "the same content under a passphrase slot (Argon2id t=1 m=64 KiB p=1), 4 KiB pages", pimg, passOpts, 3, pm)
+
+	g.fail("wrong-key", "basic-key-1k opened with another raw key", img, scdb.Options{Key: key2}, "ErrWrongKey")
+	g.fail("wrong-passphrase", "basic-passphrase-4k opened with another passphrase", pimg, scdb.Options{Passphrase: []byte("Tr0ub4dor&3")}, "ErrWrongKey")
+	g.fail("key-for-passphrase-file", "basic-passphrase-4k opened with a raw key: no slot of that kind", pimg, keyOpts, "ErrWrongKey")
+	g.fail("not-scdb-random", "4 KiB of random bytes", streamBytes("not-scdb", 4096), keyOpts, "ErrNotSCDB")
+	g.fail("not-scdb-empty", "an empty file", []byte{}, keyOpts, "ErrNotSCDB")
+	g.fail("not-scdb-short", "the first 7 bytes of a valid file", img[:7], keyOpts, "ErrNotSCDB")
+
+	v2 := slices.Clone(img)
+	for c := 0; c < 2; c++ {
+		binary.LittleEndian.PutUint16(v2[c*512+8:], 2)
+		fixChecksum(v2, c)
+	}
+	g.fail("version-2", "both header copies say major version 2 (checksums fixed)", v2, keyOpts, "ErrVersion")
+
+	minor := slices.Clone(img)
+	for c := 0; c < 2; c++ {
+		binary.LittleEndian.PutUint16(minor[c*512+10:], 1)
+		fixChecksum(minor, c)
+	}
+	g.fail("minor-version-1", "both header copies say version 1.1", minor, keyOpts, "ErrVersion")
+
+	h0 := slices.Clone(img)
+	h0[64+20] ^= 0x01 // a salt byte of slot 0 in copy 0
+	g.ok("header-copy0-damaged", "a byte of header copy 0 flipped: copy 1 is used", h0, keyOpts, 3, m)
+	hb := slices.Clone(h0)
+	hb[512+64+20] ^= 0x01
+	g.fail("header-both-damaged", "the same byte flipped in both header copies", hb, keyOpts, "ErrCorrupt")
+
+	meta := readMeta(img, keyOpts)
+	newest := int(1 + meta.Gen%2)
+	mn := slices.Clone(img)
+	mn[newest*1024+100] ^= 0x80
+	_, m2 := basic.images[2], basic.models[2]
+	g.ok("meta-newest-damaged", "the newest meta page (generation 3) damaged: the reader opens generation 2, as after a torn commit", mn, keyOpts, 2, m2)
+	mb := slices.Clone(mn)
+	mb[(3-newest)*1024+100] ^= 0x80
+	g.fail("meta-both-damaged", "both meta pages damaged", mb, keyOpts, "ErrCorrupt")
+
+	rootPg := int(meta.Tree.Page)
+	flip := slices.Clone(img)
+	flip[rootPg*1024+500] ^= 0x04
+	g.fail("root-bitflip", "one bit flipped in the directory root page's ciphertext", flip, keyOpts, "ErrCorrupt")
+
+	swap := slices.Clone(img)
+	other := 3
+	if other == rootPg {
+		other = 4
+	}
+	copy(swap[rootPg*1024:], img[other*1024:(other+1)*1024])
+	copy(swap[other*1024:], img[rootPg*1024:(rootPg+1)*1024])
+	g.fail("page-swap", fmt.Sprintf("pages %d (directory root) and %d swapped", rootPg, other), swap, keyOpts, "ErrCorrupt")
+
+	// Page reuse puts new content at an old page number; putting the old
+	// content back must fail.
+	replayPg := replayable(img, basic.images[1], keyOpts)
+	replay := slices.Clone(img)
+	copy(replay[replayPg*1024:], basic.images[1][replayPg*1024:(replayPg+1)*1024])
+	g.fail("page-replay", fmt.Sprintf("page %d, reachable at generation 3, replaced by its older copy from the file at generation 1", replayPg), replay, keyOpts, "ErrCorrupt")
+
+	g.fail("truncated", "the last page cut off", img[:len(img)-1024], keyOpts, "ErrCorrupt")
+
+	// Another file whose random draws give it the same data key but its own
+	// file id: its pages open under the same key but not in this file.
+	twin := buildTwin(img, keyOpts)
+	trans := slices.Clone(img)
+	copy(trans[rootPg*1024:], twin[rootPg*1024:(rootPg+1)*1024])
+	g.fail("page-from-other-file", fmt.Sprintf("page %d taken from a file with the same data key and another file id", rootPg), trans, keyOpts, "ErrCorrupt")
+
+	tail := append(slices.Clone(img), streamBytes("tail", 1024)...)
+	g.ok("trailing-garbage", "a page of random bytes after the last page (an interrupted transaction leaves such pages)", tail, keyOpts, 3, m)
+}
+
+// buildTwin makes basic-key-1k again with a different file id but the same
+// data key, by replaying the same random stream except for the file id.
+func buildTwin(img []byte, opts scdb.Options) []byte {
+	// Create draws the file id (16 bytes) first, then the data key.
+	base := newRand("basic-key-1k")
+	id := make([]byte, 16)
+	io.ReadFull(base, id)
+	id[0] ^= 0xff
+	testhook.Rand = io.MultiReader(bytes.NewReader(id), base)
+	path := tempPath("twin")
+	defer os.Remove(path)
+	db, err := scdb.Create(path, opts)
+	check(err)
+	check(db.Update(func(tx *scdb.Tx) error { return tx.List("fruit").Put("apple", []byte("green")) }))
+	check(db.Update(func(tx *scdb.Tx) error { return tx.List("fruit").Put("kiwi", []byte("green")) }))
+	check(db.Update(func(tx *scdb.Tx) error { return tx.List("fruit").Put("lime", []byte("green")) }))
+	check(db.Close())
+	out, err := os.ReadFile(path)
+	check(err)
+	for len(out) < len(img) {
+		out = append(out, make([]byte, 1024)...)
+	}
+	return out
+}
+
+func (g *generator) write(name string, img []byte) string {
+	file := filepath.Join("vectors", name+".scdb")
+	check(os.WriteFile(filepath.Join(g.dir, file), img, 0o644))
+	return file
+}
+
+func (g *generator) ok(name, desc string, img []byte, opts scdb.Options, gen uint64, m model) {
+	v := vector(name, desc, g.write(name, img), opts)
+	v.Expect, v.Generation, v.Lists = "ok", gen, m.lists()
+	g.vectors = append(g.vectors, v)
+}
+
+func (g *generator) fail(name, desc string, img []byte, opts scdb.Options, expect string) {
+	v := vector(name, desc, g.write(name, img), opts)
+	v.Expect = expect
+	g.vectors = append(g.vectors, v)
+}
+
+func vector(name, desc, file string, opts scdb.Options) conformance.Vector {
+	v := conformance.Vector{Name: name, Description: desc, File: file}
+	if opts.Key != nil {
+		v.KeyHex = hex.EncodeToString(opts.Key)
+	} else {
+		v.Passphrase = string(opts.Passphrase)
+	}
+	return v
+}
+
+// replayable returns a page reachable in img whose bytes differ in the
+// older image old: a page reused since.
+func replayable(img, old []byte, opts scdb.Options) int {
+	p, err := pager.Open(&memFile{b: slices.Clone(img)}, crypt.Credential{Key: opts.Key, Passphrase: opts.Passphrase}, pager.Options{ReadOnly: true})
+	check(err)
+	defer p.Close()
+	var reachable []uint64
+	pages := func(ref pager.Ref, leaf bool) { reachable = append(reachable, ref.Page) }
+	dirtree.Open(p, p.Meta().Tree).Check(dirtree.CheckFuncs{Page: pages, Value: func(_, entry []byte) {
+		list := dirtree.Open(p, pager.GetRef(entry[24:]))
+		list.Check(dirtree.CheckFuncs{Page: pages, Value: func(_, cell []byte) {
+			check(record.Pages(p, cell, func(ref pager.Ref) { reachable = append(reachable, ref.Page) }))
+		}})
+	}})
+	slices.Sort(reachable)
+	for _, pg := range reachable {
+		lo, hi := int(pg)*1024, int(pg+1)*1024
+		if hi <= len(old) && !bytes.Equal(old[lo:hi], img[lo:hi]) && !bytes.Equal(old[lo:hi], make([]byte, 1024)) {
+			return int(pg)
+		}
+	}
+	log.Fatal("replay: no reachable page was reused")
+	return 0
+}
+
+// readMeta opens img and returns its current meta.
+func readMeta(img []byte, opts scdb.Options) pager.Meta {
+	p, err := pager.Open(&memFile{b: slices.Clone(img)}, crypt.Credential{Key: opts.Key, Passphrase: opts.Passphrase}, pager.Options{ReadOnly: true})
+	check(err)
+	defer p.Close()
+	return p.Meta()
+}
+
+func fixChecksum(img []byte, copyIdx int) {
+	h := img[copyIdx*512 : copyIdx*512+512]
+	binary.LittleEndian.PutUint64(h[504:], xxhash.Sum64(h[:504]))
+}
+
+// newRand returns a reproducible stream: ChaCha20 keyed with SHA-256(name).
+func newRand(name string) io.Reader {
+	key := sha256.Sum256([]byte("scdb conformance " + name))
+	c, err := chacha20.NewUnauthenticatedCipher(key[:], make([]byte, 12))
+	check(err)
+	return &streamReader{c: c}
+}
+
+type streamReader struct{ c *chacha20.Cipher }
+
+func (s *streamReader) Read(p []byte) (int, error) {
+	clear(p)
+	s.c.XORKeyStream(p, p)
+	return len(p), nil
+}
+
+func streamBytes(name string, n int) []byte {
+	b := make([]byte, n)
+	io.ReadFull(newRand(name), b)
+	return b
+}
+
+func seq(n int, start byte) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = start + byte(i)
+	}
+	return b
+}
+
+func pattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7 + i/251)
+	}
+	return b
+}
+
+func tempPath(name string) string {
+	return filepath.Join(os.TempDir(), fmt.Sprintf("scdb-gen-%d-%s.scdb", os.Getpid(), strings.ReplaceAll(name, "/", "_")))
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+// memFile is a pager.File over a byte slice.
+type memFile struct{ b []byte }
+
+func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
+	if off >= int64(len(f.b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, f.b[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
+	if need := int(off) + len(p); need > len(f.b) {
+		f.b = append(f.b, make([]byte, need-len(f.b))...)
+	}
+	return copy(f.b[off:], p), nil
+}
+func (f *memFile) Sync() error               { return nil }
+func (f *memFile) Truncate(size int64) error { f.b = f.b[:size]; return nil }
+func (f *memFile) Size() (int64, error)      { return int64(len(f.b)), nil }
+func (f *memFile) Close() error              { return nil }

@@ -1,0 +1,42 @@
+// Package conformance holds the scdb format's test vectors: files made by a
+// reproducible generator (./gen) together with what a reader must get from
+// each, success and contents or a named error. An implementation in another
+// language runs the same vectors from vectors.json; conformance_test.go runs
+// them against this one.
+package conformance
+
+// Manifest is the content of vectors.json.
+type Manifest struct {
+	Format  string   `json:"format"`  // "scdb 1.0"
+	Vectors []Vector `json:"vectors"` // in the order generated
+}
+
+// Vector is one file and what opening and reading it must give.
+type Vector struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	File        string `json:"file"` // path relative to vectors.json
+	// Exactly one of KeyHex (a 32-byte raw key) and Passphrase.
+	KeyHex     string `json:"key_hex,omitempty"`
+	Passphrase string `json:"passphrase,omitempty"`
+	// Expect is "ok" or the error a reader must report: "ErrWrongKey",
+	// "ErrCorrupt", "ErrNotSCDB" or "ErrVersion". An error may come when
+	// opening the file or when reading its lists and records.
+	Expect string `json:"expect"`
+	// With "ok": the generation the file opens at and every list with every
+	// record, in byte order of names and ids, all as hex.
+	Generation uint64 `json:"generation,omitempty"`
+	Lists      []List `json:"lists,omitempty"`
+}
+
+// List is one list of a vector's expected content.
+type List struct {
+	NameHex string   `json:"name_hex"`
+	Records []Record `json:"records"`
+}
+
+// Record is one record of a vector's expected content.
+type Record struct {
+	IDHex    string `json:"id_hex"`
+	ValueHex string `json:"value_hex"`
+}
