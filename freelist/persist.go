@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sort"
 
 	"github.com/streamcrypt/scdb/internal/errs"
 	"github.com/streamcrypt/scdb/pager"
@@ -141,6 +142,12 @@ func Load(r pager.Reader, m pager.Meta) (*Freelist, error) {
 		merged = append(merged, r)
 	}
 	f.free = merged
+	for _, own := range f.ownPages {
+		i := sort.Search(len(f.free), func(i int) bool { return f.free[i].end() > own.Page })
+		if i < len(f.free) && f.free[i].start <= own.Page {
+			return nil, errs.Corrupt(own.Page, "freelist page is itself recorded as free")
+		}
+	}
 	return f, nil
 }
 
