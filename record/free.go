@@ -77,6 +77,7 @@ func Pages(r pager.Reader, cell []byte, fn func(ref pager.Ref)) error {
 	if err != nil {
 		return err
 	}
+	defer wk.release()
 	for {
 		pages, _, err := wk.batch()
 		if err != nil {

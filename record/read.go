@@ -32,6 +32,7 @@ func Value(r pager.Reader, cell []byte) ([]byte, error) {
 	// Grow the result as pages arrive, at most doubling, rather than
 	// trusting a size no page has confirmed yet: a damaged cell may claim
 	// a terabyte.
+	defer wk.release()
 	out := make([]byte, 0, min(c.size, initialValueCap))
 	for {
 		pages, index, err := wk.batch()
@@ -95,10 +96,14 @@ func (rd *Reader) Size() int64 { return rd.size }
 // used up. It returns io.EOF at the end of the value.
 func (rd *Reader) fill() error {
 	for len(rd.cur) == 0 {
-		if rd.err != nil {
-			return rd.err
-		}
-		if rd.left == 0 {
+		if rd.err != nil || rd.left == 0 {
+			if rd.wk != nil {
+				rd.wk.release()
+				rd.pages = nil
+			}
+			if rd.err != nil {
+				return rd.err
+			}
 			return io.EOF
 		}
 		if rd.next == len(rd.pages)/max(1, rd.payload()) {

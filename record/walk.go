@@ -2,6 +2,7 @@ package record
 
 import (
 	"io"
+	"sync"
 
 	"github.com/streamcrypt/scdb/pager"
 )
@@ -38,8 +39,29 @@ func newWalker(r pager.Reader, c chainCell) (*walker, error) {
 	batch := int64(max(1, maxBatchBytes/g.payload))
 	return &walker{
 		r: r, g: g, c: c, pages: pages, next: c.first,
-		buf: make([]byte, min(batch, pages)*int64(g.payload)),
+		buf: getBuf(int(min(batch, pages)) * g.payload),
 	}, nil
+}
+
+// batchBufs recycles walkers' batch buffers: allocating and zeroing 64 KiB
+// for every value read costs as much as copying the value.
+var batchBufs sync.Pool // of *[]byte
+
+func getBuf(n int) []byte {
+	if b, ok := batchBufs.Get().(*[]byte); ok && cap(*b) >= n {
+		return (*b)[:n]
+	}
+	return make([]byte, n, max(n, maxBatchBytes))
+}
+
+// release gives the batch buffer back for reuse; the walker must not be
+// used again, and no slice of the buffer may still be in use.
+func (wk *walker) release() {
+	if wk.buf != nil && cap(wk.buf) <= maxBatchBytes+wk.g.payload {
+		b := wk.buf[:0]
+		batchBufs.Put(&b)
+	}
+	wk.buf = nil
 }
 
 // batch reads and checks the next pages of the chain and returns them

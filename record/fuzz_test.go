@@ -1,0 +1,78 @@
+package record
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/streamcrypt/scdb/internal/errs"
+	"github.com/streamcrypt/scdb/internal/memstore"
+	"github.com/streamcrypt/scdb/pager"
+)
+
+// fuzzStore returns a store on 1 KiB pages holding a few chains, and their
+// cells: a 2-page chain from Put, a 3-run chain from PutReader and a
+// 1-page chain written at generation 2.
+func fuzzStore(tb testing.TB) (*memstore.Store, [][]byte) {
+	s := memstore.New(payload1K)
+	var cells [][]byte
+	add := func(cell []byte, err error) {
+		if err != nil {
+			tb.Fatal(err)
+		}
+		cells = append(cells, cell)
+	}
+	add(Put(s, valueOf(1000, 1), 100))
+	cell, _, err := PutReader(s, bytes.NewReader(valueOf(50*960+1, 2)), 100)
+	add(cell, err)
+	s.NextGen()
+	add(Put(s, valueOf(200, 3), 100))
+	add(Put(s, valueOf(50, 4), 100))
+	return s, cells
+}
+
+// FuzzCell opens arbitrary cell bytes against a store holding a few chains
+// with every reading function and Free. Nothing may panic, every error must
+// be ErrCorrupt (the store is intact, so nothing else can go wrong), and
+// whatever reads successfully must agree with Size.
+func FuzzCell(f *testing.F) {
+	_, cells := fuzzStore(f)
+	for _, c := range cells {
+		f.Add(c)
+	}
+	f.Fuzz(func(t *testing.T, cell []byte) {
+		s, _ := fuzzStore(t)
+		size, sizeErr := Size(cell)
+		value, err := Value(s, cell)
+		if err == nil && (sizeErr != nil || int64(len(value)) != size) {
+			t.Fatalf("Value gave %d bytes; Size = %d, %v", len(value), size, sizeErr)
+		}
+		fuzzCheckErr(t, "Value", err)
+		if rd, err := NewReader(s, cell); err == nil {
+			streamed, err := io.ReadAll(rd)
+			fuzzCheckErr(t, "Reader", err)
+			if err == nil && !bytes.Equal(streamed, value) {
+				t.Fatalf("Reader and Value disagree")
+			}
+		}
+		n := 0
+		err = Pages(s, cell, func(pager.Ref) { n++ })
+		fuzzCheckErr(t, "Pages", err)
+		live := s.Live()
+		err = Free(s, cell)
+		fuzzCheckErr(t, "Free", err)
+		if err != nil && s.Live() != live {
+			t.Fatalf("failed Free freed %d pages", live-s.Live())
+		}
+		if err == nil && live-s.Live() != n && value != nil {
+			t.Fatalf("Free freed %d pages, Pages visited %d", live-s.Live(), n)
+		}
+	})
+}
+
+func fuzzCheckErr(t *testing.T, what string, err error) {
+	if err != nil && !errors.Is(err, errs.ErrCorrupt) {
+		t.Fatalf("%s: %v, want nil or ErrCorrupt", what, err)
+	}
+}
