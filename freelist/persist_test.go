@@ -12,6 +12,12 @@ import (
 	"github.com/streamcrypt/scdb/pager"
 )
 
+// fataler is what the shared helpers need of *testing.T and *rapid.T.
+type fataler interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
 // newStore returns a memstore where every page up to 1<<14 may be written:
 // the free list under test decides which pages it writes, not the store.
 func newStore(payload int) *memstore.Store {
@@ -24,7 +30,7 @@ func newStore(payload int) *memstore.Store {
 
 // save saves f into s at s's generation, commits, and returns the meta
 // the pager would commit.
-func save(t testing.TB, f *freelist.Freelist, s *memstore.Store) pager.Meta {
+func save(t fataler, f *freelist.Freelist, s *memstore.Store) pager.Meta {
 	t.Helper()
 	r, err := f.Save(s.PayloadSize(), s.WritePage)
 	if err != nil {
@@ -38,7 +44,7 @@ func save(t testing.TB, f *freelist.Freelist, s *memstore.Store) pager.Meta {
 
 // persisted walks the free list m records: its chain pages and its free
 // pages, each sorted.
-func persisted(t testing.TB, r pager.Reader, m pager.Meta) (chain, free []uint64) {
+func persisted(t fataler, r pager.Reader, m pager.Meta) (chain, free []uint64) {
 	t.Helper()
 	err := freelist.Walk(r, m, func(ref pager.Ref) {
 		if ref.Gen != m.Freelist.Gen {
