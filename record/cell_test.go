@@ -35,6 +35,7 @@ func TestRoundTrip(t *testing.T) {
 			{"1024 pages", MaxRunPages * data},
 			{"1025 pages", (MaxRunPages+1)*data - 1},
 			{"2100 pages", 2100*data - 3},
+			{"3100 pages", 3100 * data},
 		}
 		for _, tc := range sizes {
 			for _, streaming := range []bool{false, true} {
@@ -52,21 +53,25 @@ func payloadName(payload int) string {
 }
 
 func testRoundTrip(t *testing.T, payload, size, maxInline int, streaming bool) {
-	s := memstore.New(payload)
+	cs := &countingStore{Store: memstore.New(payload)}
+	s := cs.Store
 	value := valueOf(size, byte(size))
 	var cell []byte
 	var err error
 	if streaming {
 		var n int64
-		cell, n, err = PutReader(s, bytes.NewReader(value), maxInline)
+		cell, n, err = PutReader(cs, bytes.NewReader(value), maxInline)
 		if err == nil && n != int64(size) {
 			t.Fatalf("PutReader size = %d, want %d", n, size)
 		}
 	} else {
-		cell, err = Put(s, value, maxInline)
+		cell, err = Put(cs, value, maxInline)
 	}
 	if err != nil {
 		t.Fatalf("write: %v", err)
+	}
+	if cs.maxAlloc > MaxRunPages {
+		t.Fatalf("a run of %d pages was allocated", cs.maxAlloc)
 	}
 	if got, err := Size(cell); err != nil || got != int64(size) {
 		t.Fatalf("Size = %d, %v; want %d", got, err, size)

@@ -184,9 +184,10 @@ func TestFreeTwice(t *testing.T) {
 // after the writer's.
 func TestFreeFutureGeneration(t *testing.T) {
 	s, cell := newDamagedChain(t)
+	reads := s.Reads
 	wantCorrupt(t, "Free", Free(s, setCell(cell, 17, s.Gen()+1)))
-	if s.Live() != damagedPages {
-		t.Errorf("%d pages live", s.Live())
+	if s.Live() != damagedPages || s.Reads != reads {
+		t.Errorf("%d pages live, %d pages read; want %d and none", s.Live(), s.Reads-reads, damagedPages)
 	}
 }
 
@@ -207,3 +208,73 @@ func TestStaleGenerationPage(t *testing.T) {
 	wantCorrupt(t, "Value", err)
 	wantPageError(t, "Value", err, 30)
 }
+
+// TestOtherRunLayouts checks readers accept any run lengths the format
+// allows, not only those the writers choose, and reject a run shorter than
+// 16 pages that is not the last.
+func TestOtherRunLayouts(t *testing.T) {
+	data := payload1K - headerSize
+	valid := [][]int{{1}, {16, 1}, {16, 16}, {20, 3}, {1024, 16, 2}, {17, 1024, 100}, {16, 16, 16, 16, 1}}
+	for _, runs := range valid {
+		s := memstore.New(payload1K)
+		pages := 0
+		for _, n := range runs {
+			pages += n
+		}
+		value := valueOf(pages*data-data/2, 8)
+		cell := writeChain(t, s, value, runs)
+		if got := readAll(t, s, cell, 1500); !bytes.Equal(got, value) {
+			t.Errorf("runs %v: value differs", runs)
+		}
+		if err := Pages(s, cell, func(pager.Ref) {}); err != nil {
+			t.Errorf("runs %v: Pages: %v", runs, err)
+		}
+		if err := Free(s, cell); err != nil || s.Live() != 0 {
+			t.Errorf("runs %v: Free = %v, %d live", runs, err, s.Live())
+		}
+	}
+	for _, runs := range [][]int{{15, 1}, {3, 3}, {16, 2, 2}} {
+		s := memstore.New(payload1K)
+		pages := 0
+		for _, n := range runs {
+			pages += n
+		}
+		cell := writeChain(t, s, valueOf(pages*data, 8), runs)
+		_, c, _, _ := decodeCell(cell)
+		short := c.first
+		if runs[0] >= minRunPages {
+			short += uint64(runs[0])
+		}
+		checkCorrupt(t, s, cell, short, true)
+	}
+}
+
+// TestWriteToBadWriter checks WriteTo reports a writer's error, a short
+// write and an impossible count.
+func TestWriteToBadWriter(t *testing.T) {
+	s := memstore.New(payload1K)
+	cell, err := Put(s, valueOf(5000, 1), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		w    io.Writer
+		want int64
+	}{
+		{writerFunc(func(p []byte) (int, error) { return 0, errDisk }), 0},
+		{writerFunc(func(p []byte) (int, error) { return len(p) / 2, nil }), 480},
+		{writerFunc(func(p []byte) (int, error) { return len(p) + 1, nil }), 0},
+		{writerFunc(func(p []byte) (int, error) { return -1, nil }), 0},
+	}
+	for i, tc := range cases {
+		rd, _ := NewReader(s, cell)
+		n, err := rd.WriteTo(tc.w)
+		if err == nil || n != tc.want {
+			t.Errorf("case %d: WriteTo = %d, %v; want %d and an error", i, n, err, tc.want)
+		}
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -32,10 +32,17 @@ func valueOf(n int, seed byte) []byte {
 	return v
 }
 
-// countingStore wraps a memstore.Store and counts ReadPages calls.
+// countingStore wraps a memstore.Store, counts ReadPages calls and
+// records the largest Alloc.
 type countingStore struct {
 	*memstore.Store
 	readPagesCalls int
+	maxAlloc       int
+}
+
+func (s *countingStore) Alloc(n int) (uint64, error) {
+	s.maxAlloc = max(s.maxAlloc, n)
+	return s.Store.Alloc(n)
 }
 
 func (s *countingStore) ReadPages(first pager.Ref, dst []byte) error {
@@ -146,4 +153,47 @@ func expectedRuns(pages int64, streaming bool) []int {
 		left -= n
 	}
 	return runs
+}
+
+// writeChain writes value as a chain with the given run lengths (which
+// must add up to the chain's page count) by hand, bypassing the writers,
+// and returns its cell: for testing readers against layouts the writers do
+// not produce.
+func writeChain(t testing.TB, s *memstore.Store, value []byte, runs []int) []byte {
+	t.Helper()
+	g := geometry{payload: s.PayloadSize(), data: s.PayloadSize() - headerSize}
+	firsts := make([]uint64, len(runs))
+	for i, n := range runs {
+		p, err := s.Alloc(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		firsts[i] = p
+	}
+	page := make([]byte, g.payload)
+	off := 0
+	for i, n := range runs {
+		for k := range n {
+			clear(page)
+			used := copy(page[headerSize:], value[off:])
+			off += used
+			putUsed(page, used)
+			if k == 0 {
+				next := uint64(0)
+				if i+1 < len(runs) {
+					next = firsts[i+1]
+				}
+				putHead(page, n, firsts[0], next)
+			} else {
+				putCont(page, k, firsts[0])
+			}
+			if err := s.WritePage(firsts[i]+uint64(k), page); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if off != len(value) {
+		t.Fatalf("runs %v hold %d of %d bytes", runs, off, len(value))
+	}
+	return chainCell{size: int64(len(value)), first: firsts[0], gen: s.Gen()}.encode()
 }

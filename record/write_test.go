@@ -210,7 +210,17 @@ func TestWriterFailuresFreePages(t *testing.T) {
 		if ok.writes != ok.Live() || ok.allocs != len(expectedRuns(int64(ok.Live()), streaming)) {
 			t.Fatalf("streaming %v: %d allocs and %d writes for %d pages", streaming, ok.allocs, ok.writes, ok.Live())
 		}
+		nearBoundary, b := map[int]bool{}, 0
+		for _, run := range expectedRuns(int64(ok.Live()), streaming) {
+			b += run
+			for d := -2; d <= 2; d++ {
+				nearBoundary[b+d] = true
+			}
+		}
 		for i := range ok.allocs + ok.writes {
+			if w := i - ok.allocs; w > 20 && w < ok.writes-20 && w%97 != 0 && !nearBoundary[w] {
+				continue // page writes are alike except near the ends and run boundaries
+			}
 			fs := &failingStore{Store: memstore.New(payload1K), allocOK: i, writeOK: -1}
 			if i >= ok.allocs {
 				fs.allocOK, fs.writeOK = -1, i-ok.allocs
