@@ -29,10 +29,10 @@ func Value(r pager.Reader, cell []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer wk.release()
 	// Grow the result as pages arrive, at most doubling, rather than
 	// trusting a size no page has confirmed yet: a damaged cell may claim
 	// a terabyte.
-	defer wk.release()
 	out := make([]byte, 0, min(c.size, initialValueCap))
 	for {
 		pages, index, err := wk.batch()

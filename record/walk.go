@@ -82,9 +82,8 @@ func (wk *walker) batch() (pages []byte, index int64, err error) {
 		return nil, wk.done, err
 	}
 	if wk.done+int64(n) == wk.pages {
-		last := uint64(n - 1)
-		p := wk.buf[int(last)*wk.g.payload : (int(last)+1)*wk.g.payload]
-		if err := checkPadding(p, wk.runHead+uint64(wk.runPos-1), wk.g.lastData(wk.c.size)); err != nil {
+		last := wk.buf[(n-1)*wk.g.payload : n*wk.g.payload]
+		if err := checkPadding(last, wk.runHead+uint64(wk.runPos-1), wk.g.lastData(wk.c.size)); err != nil {
 			return nil, wk.done, err
 		}
 	}
