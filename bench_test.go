@@ -1,0 +1,227 @@
+package scdb_test
+
+import (
+	crand "crypto/rand"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/streamcrypt/scdb"
+)
+
+// Benchmarks report throughput next to raw XChaCha20-Poly1305 measured in
+// the same run, so the ratio holds on a noisy shared machine:
+//
+//	go test -run '^$' -bench . -benchtime 3x .
+
+var benchKey = make([]byte, 32)
+
+// rawOpenMBps measures raw XChaCha20-Poly1305 Open of 4 KiB pages for about
+// d, in MB/s: the ceiling any encrypted read can reach.
+func rawOpenMBps(d time.Duration) float64 {
+	aead, _ := chacha20poly1305.NewX(benchKey)
+	nonce := make([]byte, 24)
+	page := aead.Seal(nil, nonce, make([]byte, 4096-40), nil)
+	dst := make([]byte, 0, 4096)
+	n := 0
+	start := time.Now()
+	for time.Since(start) < d {
+		for i := 0; i < 256; i++ {
+			if _, err := aead.Open(dst[:0], nonce, page, nil); err != nil {
+				panic(err)
+			}
+		}
+		n += 256
+	}
+	return float64(n) * 4096 / time.Since(start).Seconds() / 1e6
+}
+
+// BenchmarkRawOpen4K is the reference: XChaCha20-Poly1305 Open of one 4 KiB
+// page.
+func BenchmarkRawOpen4K(b *testing.B) {
+	aead, _ := chacha20poly1305.NewX(benchKey)
+	nonce := make([]byte, 24)
+	page := aead.Seal(nil, nonce, make([]byte, 4096-40), nil)
+	dst := make([]byte, 0, 4096)
+	b.SetBytes(4096)
+	for b.Loop() {
+		if _, err := aead.Open(dst[:0], nonce, page, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+var fixtures sync.Map // name -> path
+
+// fixture returns a file holding list "l" of n records of size bytes each,
+// built once per process.
+func fixture(b *testing.B, n, size int) string {
+	name := fmt.Sprintf("%d-%d", n, size)
+	if p, ok := fixtures.Load(name); ok {
+		return p.(string)
+	}
+	dir, err := os.MkdirTemp("", "scdb-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(dir, name+".scdb")
+	db, err := scdb.Create(path, scdb.Options{Key: benchKey, NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	val := make([]byte, size)
+	crand.Read(val)
+	const batch = 100_000
+	for lo := 0; lo < n; lo += batch {
+		err := db.Update(func(tx *scdb.Tx) error {
+			l := tx.List("l")
+			for i := lo; i < min(lo+batch, n); i++ {
+				if err := l.Put(fmt.Sprintf("%012d", i), val); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		b.Fatal(err)
+	}
+	fixtures.Store(name, path)
+	return path
+}
+
+// BenchmarkStream streams a whole list, value by value, and reports MB/s of
+// values, records/s and the ratio to raw AEAD open of 4 KiB pages.
+func BenchmarkStream(b *testing.B) {
+	for _, c := range []struct {
+		name    string
+		n, size int
+	}{{"100B", 200_000, 100}, {"1KiB", 50_000, 1024}, {"64KiB", 1024, 64 << 10}} {
+		b.Run(c.name, func(b *testing.B) {
+			path := fixture(b, c.n, c.size)
+			db, err := scdb.Open(path, scdb.Options{Key: benchKey, ReadOnly: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			b.SetBytes(int64(c.n * c.size))
+			b.ResetTimer()
+			start := time.Now()
+			for b.Loop() {
+				n := 0
+				for rec, err := range db.Records("l") {
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := io.Copy(io.Discard, rec.Reader()); err != nil {
+						b.Fatal(err)
+					}
+					n++
+				}
+				if n != c.n {
+					b.Fatalf("streamed %d records, want %d", n, c.n)
+				}
+			}
+			elapsed := time.Since(start)
+			b.StopTimer()
+			ours := float64(c.n*c.size) * float64(b.N) / elapsed.Seconds() / 1e6
+			raw := rawOpenMBps(300 * time.Millisecond)
+			b.ReportMetric(float64(c.n)*float64(b.N)/elapsed.Seconds(), "records/s")
+			b.ReportMetric(raw, "raw-open-MB/s")
+			b.ReportMetric(ours/raw, "vs-raw-open")
+		})
+	}
+}
+
+// BenchmarkPutRandom writes 100-byte values under random ids, 10,000 per
+// transaction, into a list that starts with 100,000 records.
+func BenchmarkPutRandom(b *testing.B) {
+	src := fixture(b, 100_000, 100)
+	path := filepath.Join(b.TempDir(), "put.scdb")
+	copyFile(b, src, path)
+	db, err := scdb.Open(path, scdb.Options{Key: benchKey})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	val := make([]byte, 100)
+	const perTx = 10_000
+	b.ResetTimer()
+	start := time.Now()
+	for b.Loop() {
+		err := db.Update(func(tx *scdb.Tx) error {
+			l := tx.List("l")
+			for i := 0; i < perTx; i++ {
+				if err := l.Put(fmt.Sprintf("%012d", rng.IntN(200_000)), val); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(perTx)*float64(b.N)/time.Since(start).Seconds(), "records/s")
+}
+
+// BenchmarkGetRandom reads random ids of a 1,000,000-record list with the
+// default cache, in one snapshot.
+func BenchmarkGetRandom(b *testing.B) {
+	const n = 1_000_000
+	db, err := scdb.Open(fixture(b, n, 100), scdb.Options{Key: benchKey, ReadOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	rng := rand.New(rand.NewPCG(3, 4))
+	tx, err := db.Begin(false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tx.Rollback()
+	l := tx.List("l")
+	for b.Loop() {
+		if _, err := l.Get(fmt.Sprintf("%012d", rng.IntN(n))); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkOpen opens and closes a small and a large file: the cost must
+// not depend on the file's size.
+func BenchmarkOpen(b *testing.B) {
+	for _, n := range []int{10, 1_000_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			path := fixture(b, n, 100)
+			for b.Loop() {
+				db, err := scdb.Open(path, scdb.Options{Key: benchKey})
+				if err != nil {
+					b.Fatal(err)
+				}
+				db.Close()
+			}
+		})
+	}
+}
+
+func copyFile(b *testing.B, src, dst string) {
+	in, err := os.ReadFile(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(dst, in, 0o600); err != nil {
+		b.Fatal(err)
+	}
+}
