@@ -101,17 +101,20 @@ func (t *Tree) split(n *node, appending bool) (right *node, sep []byte, err erro
 	if right, err = t.newNode(n.leaf); err != nil {
 		return nil, nil, err
 	}
+	// The node's own cell count is a fair guess at what the sibling will
+	// grow to, so size the sibling's slices for it.
+	room := len(n.keys) + 1
 	if n.leaf {
-		right.keys = append([][]byte(nil), n.keys[at:]...)
-		right.vals = append([][]byte(nil), n.vals[at:]...)
+		right.keys = append(make([][]byte, 0, room), n.keys[at:]...)
+		right.vals = append(make([][]byte, 0, room), n.vals[at:]...)
 		clear(n.keys[at:])
 		clear(n.vals[at:])
 		n.keys, n.vals = n.keys[:at], n.vals[:at]
 		sep = separator(n.keys[at-1], right.keys[0])
 	} else {
 		sep = n.keys[at]
-		right.keys = append([][]byte(nil), n.keys[at+1:]...)
-		right.kids = append([]pager.Ref(nil), n.kids[at+1:]...)
+		right.keys = append(make([][]byte, 0, room), n.keys[at+1:]...)
+		right.kids = append(make([]pager.Ref, 0, room+1), n.kids[at+1:]...)
 		clear(n.keys[at:])
 		clear(n.kids[at+1:])
 		n.keys, n.kids = n.keys[:at], n.kids[:at+1]

@@ -83,8 +83,15 @@ func (p *rawPage) hdr() int {
 // key returns the key of cell i (leaf) or separator i (branch).
 func (p *rawPage) key(i int) ([]byte, error) {
 	if p.leaf {
-		k, _, err := p.leafCell(i)
-		return k, err
+		off, err := p.cellAt(i, leafCellFixed)
+		if err != nil {
+			return nil, err
+		}
+		end := off + leafCellFixed + int(le.Uint16(p.b[off:]))
+		if end > len(p.b) {
+			return nil, errs.Corrupt(p.ref.Page, "cell %d runs past the page end", i)
+		}
+		return p.b[off+leafCellFixed : end : end], nil
 	}
 	off, err := p.cellAt(i, branchCellFixed)
 	if err != nil {

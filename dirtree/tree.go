@@ -35,7 +35,9 @@ func Open(r pager.Reader, root pager.Ref) *Tree {
 // OpenWritable returns a tree rooted at root that changes within the
 // transaction w writes (at generation w.Gen()); a zero root is an empty
 // tree. A root written by this same transaction (root.Gen == w.Gen(), e.g.
-// by an earlier Tree's Flush) is updated in place.
+// by an earlier Tree's Flush) is updated in place. At most one writable
+// Tree may be open on a root at a time: two would share pages without
+// sharing their in-memory nodes.
 func OpenWritable(w pager.Writer, root pager.Ref) *Tree {
 	return &Tree{r: w, w: w, gen: w.Gen(), payload: w.PayloadSize(), root: root, nodes: map[uint64]*node{}}
 }
