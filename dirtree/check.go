@@ -109,6 +109,9 @@ func (c *checker) walk(ref pager.Ref, depth int, lo, hi bound, spine bool) {
 // load returns the node at ref, reporting why when it cannot.
 func (c *checker) load(ref pager.Ref) *node {
 	if n := c.t.owned(ref); n != nil {
+		if used := n.computeUsed(); used != n.used {
+			c.problem(ref.Page, "held node counts %d used bytes, its cells use %d", n.used, used)
+		}
 		return n
 	}
 	b, err := c.t.r.Page(ref)

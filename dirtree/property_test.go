@@ -248,9 +248,19 @@ func TestProperty(t *testing.T) {
 		}
 		t.Repeat(st.actions())
 		deepest = max(deepest, st.maxDepth)
-		err := st.tr.Drop(func([]byte) error { return nil })
+		var dropped []string
+		err := st.tr.Drop(func(v []byte) error { dropped = append(dropped, string(v)); return nil })
 		if err != nil {
 			t.Fatalf("Drop: %v", err)
+		}
+		var want []string
+		for _, v := range st.m {
+			want = append(want, string(v))
+		}
+		slices.Sort(want)
+		slices.Sort(dropped)
+		if !slices.Equal(dropped, want) {
+			t.Fatalf("Drop passed %d values, want the model's %d", len(dropped), len(want))
 		}
 		if st.s.Live() != 0 {
 			t.Fatalf("%d pages live after Drop", st.s.Live())
