@@ -1,0 +1,140 @@
+package dirtree
+
+import (
+	"fmt"
+
+	"github.com/streamcrypt/scdb/internal/errs"
+	"github.com/streamcrypt/scdb/pager"
+)
+
+// This file moves nodes between memory and pages: Flush and Spill write
+// the held nodes, Drop frees a whole tree.
+
+// Flush writes every changed node to its page and returns the root (zero
+// when the tree is empty). The nodes stay held, so the tree stays usable and
+// later changes rewrite the same pages.
+func (t *Tree) Flush() (root pager.Ref, err error) {
+	if err := t.writable(); err != nil {
+		return pager.Ref{}, err
+	}
+	if err := t.writeNodes(); err != nil {
+		return pager.Ref{}, err
+	}
+	return t.root, nil
+}
+
+// Spill writes every changed node and drops all held nodes from memory, to
+// bound the memory of a large transaction. Later access reads the pages
+// back and updates them in place.
+func (t *Tree) Spill() error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	if err := t.writeNodes(); err != nil {
+		return err
+	}
+	clear(t.nodes)
+	return nil
+}
+
+// Dirty returns the number of nodes the transaction holds decoded in
+// memory: the nodes it changed, flushed or not, since the last Spill.
+func (t *Tree) Dirty() int { return len(t.nodes) }
+
+func (t *Tree) writeNodes() error {
+	if t.buf == nil {
+		t.buf = make([]byte, t.payload)
+	}
+	for pgno, n := range t.nodes {
+		if !n.changed {
+			continue
+		}
+		if n.used > n.capacity(t.payload) || len(n.keys) == 0 {
+			return fmt.Errorf("dirtree: internal error: node %d holds %d cells in %d bytes", pgno, len(n.keys), n.used)
+		}
+		n.encode(t.buf)
+		if err := t.w.WritePage(pgno, t.buf); err != nil {
+			return err
+		}
+		n.changed = false
+	}
+	return nil
+}
+
+// Drop frees every page of the tree, first calling fn on every value (so
+// the caller can free what values point at). The tree is empty afterwards.
+// If fn fails, Drop stops and returns its error.
+func (t *Tree) Drop(fn func(val []byte) error) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	t.mod++
+	if !t.root.IsZero() {
+		if err := t.drop(t.root, 0, map[uint64]bool{}, fn); err != nil {
+			return err
+		}
+	}
+	t.root = pager.Ref{}
+	clear(t.nodes)
+	return nil
+}
+
+func (t *Tree) drop(ref pager.Ref, depth int, seen map[uint64]bool, fn func([]byte) error) error {
+	if seen[ref.Page] {
+		return errs.Corrupt(ref.Page, "page reached twice in one tree")
+	}
+	seen[ref.Page] = true
+	if depth > maxDepth {
+		return errs.Corrupt(ref.Page, "tree deeper than %d levels", maxDepth)
+	}
+	if n := t.owned(ref); n != nil {
+		for _, v := range n.vals {
+			if err := fn(v); err != nil {
+				return err
+			}
+		}
+		for _, k := range n.kids {
+			if err := t.drop(k, depth+1, seen, fn); err != nil {
+				return err
+			}
+		}
+		t.freeNode(n)
+		return nil
+	}
+	p, err := t.readRaw(ref)
+	if err != nil {
+		return err
+	}
+	if err := t.dropRaw(&p, depth, seen, fn); err != nil {
+		return err
+	}
+	t.w.Free(ref)
+	return nil
+}
+
+// dropRaw hands the values of a leaf page to fn, or drops the children
+// of a branch page.
+func (t *Tree) dropRaw(p *rawPage, depth int, seen map[uint64]bool, fn func([]byte) error) error {
+	if p.leaf {
+		for i := 0; i < p.n; i++ {
+			_, v, err := p.leafCell(i)
+			if err != nil {
+				return err
+			}
+			if err := fn(v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for i := 0; i <= p.n; i++ {
+		k, err := p.child(i)
+		if err != nil {
+			return err
+		}
+		if err := t.drop(k, depth+1, seen, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
