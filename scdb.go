@@ -191,13 +191,8 @@ func (db *DB) Begin(writable bool) (*Tx, error) {
 	if !writable {
 		return db.beginRead(), nil
 	}
-	if db.fl == nil {
-		return nil, ErrReadOnly
-	}
-	db.writer.Lock()
-	if db.closed.Load() {
-		db.writer.Unlock()
-		return nil, ErrClosed
+	if err := db.lockWriter(); err != nil {
+		return nil, err
 	}
 	meta := db.p.Meta()
 	db.fl.Begin(meta.Gen+1, db.oldestSnapshot(meta.Gen))
