@@ -18,11 +18,14 @@ type fataler interface {
 	Fatalf(format string, args ...any)
 }
 
-// newStore returns a memstore where every page up to 1<<14 may be written:
+// newStore returns a memstore where every page below 1<<14 may be written:
 // the free list under test decides which pages it writes, not the store.
-func newStore(payload int) *memstore.Store {
+func newStore(payload int) *memstore.Store { return newStoreN(payload, 1<<14) }
+
+// newStoreN is newStore for files of fewer than n pages.
+func newStoreN(payload, n int) *memstore.Store {
 	s := memstore.New(payload)
-	if _, err := s.Alloc(1 << 14); err != nil {
+	if _, err := s.Alloc(n); err != nil {
 		panic(err)
 	}
 	return s
