@@ -370,8 +370,11 @@ func (p *Pager) Commit(m Meta) error {
 		return err
 	}
 	cur := p.Meta()
-	if m.Gen != cur.Gen+1 || m.PageCount < FirstDataPage {
+	if m.Gen != cur.Gen+1 {
 		return fmt.Errorf("pager: commit of generation %d after %d", m.Gen, cur.Gen)
+	}
+	if err := p.checkMeta(m); err != nil {
+		return err
 	}
 	if err := p.sync(); err != nil {
 		return p.poison(fmt.Errorf("pager: sync before commit: %w", err))
@@ -392,6 +395,17 @@ func (p *Pager) Commit(m Meta) error {
 	// The commit is durable now. A failed trim only leaves unreferenced
 	// bytes at the end of the file, and the next commit tries again.
 	_ = p.trim(int64(m.PageCount) * int64(p.pageSize))
+	return nil
+}
+
+// checkMeta refuses a meta that Open would reject: committing it would
+// return nil and the next Open would fall back to the previous generation.
+func (p *Pager) checkMeta(m Meta) error {
+	payload := make([]byte, p.PayloadSize())
+	m.encode(payload, p.hdr.pageShift)
+	if _, err := decodeMeta(payload, metaPage(m.Gen), p.hdr.pageShift); err != nil {
+		return fmt.Errorf("%w: pager: meta %+v would not open: %v", errs.ErrInvalid, m, err)
+	}
 	return nil
 }
 
