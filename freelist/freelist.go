@@ -138,8 +138,15 @@ func (f *Freelist) grow(want uint64) uint64 {
 
 // Free records that the state being built no longer references ref. A page
 // this transaction wrote is free again at once; an older one waits until
-// the commit is durable and no snapshot can reach it.
+// the commit is durable and no snapshot can reach it. A page past the end
+// of the file is a misuse that Save reports, like a double free.
 func (f *Freelist) Free(ref pager.Ref) {
+	if ref.Page >= f.pageCount {
+		if f.err == nil {
+			f.err = fmt.Errorf("freelist: page %d freed but the file has %d pages", ref.Page, f.pageCount)
+		}
+		return
+	}
 	if ref.Gen == f.txGen {
 		f.insert(run{ref.Page, 1})
 		return
