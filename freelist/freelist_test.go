@@ -267,18 +267,25 @@ func TestRollbackRestoresExactly(t *testing.T) {
 func TestDoubleFreeFailsSave(t *testing.T) {
 	tests := []struct {
 		name string
-		do   func(f *freelist.Freelist)
+		do   func(t *testing.T, f *freelist.Freelist)
 	}{
-		{"committed page twice", func(f *freelist.Freelist) { f.Free(ref(11, 1)); f.Free(ref(11, 1)) }},
-		{"own page twice", func(f *freelist.Freelist) { p, _ := f.Alloc(1); f.Free(ref(p, 3)); f.Free(ref(p, 3)) }},
-		{"a page already free", func(f *freelist.Freelist) { f.Free(ref(5, 1)) }},
-		{"a page inside a free run", func(f *freelist.Freelist) { f.Free(ref(7, 3)) }},
-		{"a reserved page", func(f *freelist.Freelist) { f.Free(ref(2, 3)) }},
+		{"committed page twice", func(t *testing.T, f *freelist.Freelist) { f.Free(ref(11, 1)); f.Free(ref(11, 1)) }},
+		{"own page twice", func(t *testing.T, f *freelist.Freelist) { p, _ := f.Alloc(1); f.Free(ref(p, 3)); f.Free(ref(p, 3)) }},
+		{"a page already free", func(t *testing.T, f *freelist.Freelist) { f.Free(ref(5, 1)) }},
+		{"a page inside a free run", func(t *testing.T, f *freelist.Freelist) { f.Free(ref(7, 3)) }},
+		{"a reserved page", func(t *testing.T, f *freelist.Freelist) { f.Free(ref(2, 3)) }},
+		{"a committed page past the end", func(t *testing.T, f *freelist.Freelist) { f.Free(ref(20, 1)) }},
+		{"an own page past the end", func(t *testing.T, f *freelist.Freelist) {
+			f.Free(ref(50, 3))
+			if p, _ := f.Alloc(1); p == 50 {
+				t.Fatal("Alloc handed out page 50, freed but never in the file")
+			}
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := withFree(t, 20, 5, 6, 7, 8)
-			tc.do(f)
+			tc.do(t, f)
 			if _, err := f.Save(payloadSize, discard); err == nil {
 				t.Fatal("Save succeeded")
 			}

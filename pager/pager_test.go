@@ -397,6 +397,31 @@ func TestCommit(t *testing.T) {
 			t.Fatalf("meta %+v after commit", p.Meta())
 		}
 	})
+	t.Run("refuses a meta that would not open", func(t *testing.T) {
+		// Such a commit would return nil, and the next Open would drop it
+		// in favour of the previous generation without a word.
+		for _, m := range []pager.Meta{
+			{Gen: 1, PageCount: 2},
+			{Gen: 1, PageCount: 4, Tree: pager.Ref{Page: 4, Gen: 1}},
+			{Gen: 1, PageCount: 4, Tree: pager.Ref{Page: 2, Gen: 1}},
+			{Gen: 1, PageCount: 4, Tree: pager.Ref{Page: 3, Gen: 2}},
+			{Gen: 1, PageCount: 4, Freelist: pager.Ref{Page: 9, Gen: 1}},
+			{Gen: 1, PageCount: 4, Freelist: pager.Ref{Page: 3, Gen: 5}},
+		} {
+			f, p := create(t, keyA)
+			writePage(t, p, 3, 1, 3)
+			if err := p.Commit(m); !errors.Is(err, errs.ErrInvalid) {
+				t.Fatalf("Commit(%+v) = %v, want ErrInvalid", m, err)
+			}
+			if p.Meta().Gen != 0 || open(t, image(f), keyA).Meta().Gen != 0 {
+				t.Fatalf("refused Commit(%+v) changed the state", m)
+			}
+			commit(t, p, pager.Meta{Gen: 1, PageCount: 4, Tree: pager.Ref{Page: 3, Gen: 1}})
+			if q := open(t, image(f), keyA); q.Meta().Gen != 1 {
+				t.Fatalf("a good commit after a refused one: reopened at %+v", q.Meta())
+			}
+		}
+	})
 	t.Run("syncs data before meta", func(t *testing.T) {
 		f, p := create(t, keyA)
 		writePage(t, p, 3, 1, 3)
