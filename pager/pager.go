@@ -62,6 +62,7 @@ type Pager struct {
 	dataKey  []byte
 	cache    *cache
 	bufs     sync.Pool // sealed-page buffers of pageSize bytes
+	runBufs  sync.Pool // sealed buffers for ReadPages, grown to the largest run read
 
 	mu        sync.Mutex // guards the fields below
 	hdr       *header
@@ -195,6 +196,7 @@ func newPager(f File, h *header, hdrCopy int, dataKey []byte, opts Options) (*Pa
 	p := &Pager{f: f, opts: opts, pageSize: h.pageSize(), cipher: c, dataKey: dataKey,
 		cache: newCache(opts.CacheSize), hdr: h, hdrCopy: hdrCopy}
 	p.bufs.New = func() any { b := make([]byte, p.pageSize); return &b }
+	p.runBufs.New = func() any { var b []byte; return &b }
 	return p, nil
 }
 
@@ -294,7 +296,12 @@ func (p *Pager) ReadPages(first Ref, dst []byte) error {
 	if first.Page < FirstDataPage {
 		return errs.Corrupt(first.Page, "pointer to a reserved page")
 	}
-	sealed := make([]byte, n*p.pageSize)
+	bp := p.runBufs.Get().(*[]byte)
+	defer p.runBufs.Put(bp)
+	if cap(*bp) < n*p.pageSize {
+		*bp = make([]byte, n*p.pageSize)
+	}
+	sealed := (*bp)[:n*p.pageSize]
 	if err := p.readAt(sealed, first.Page); err != nil {
 		return err
 	}
