@@ -453,6 +453,9 @@ func TestCommit(t *testing.T) {
 				t.Fatal("NoSync commit called Sync")
 			}
 		}
+		if r := open(t, image(g), keyA); r.Meta().Gen != 1 {
+			t.Fatalf("NoSync commit not written: reopened at %+v", r.Meta())
+		}
 	})
 	t.Run("trims the file", func(t *testing.T) {
 		f, p := create(t, keyA)
