@@ -100,7 +100,7 @@ func (l *List) Put(id string, value []byte) error {
 	if err != nil {
 		return err
 	}
-	cell, err := record.Put(l.tx.w, value, dirtree.MaxValue(l.tx.w.PayloadSize(), len(id)))
+	cell, err := record.Put(l.tx.w, value, l.maxInline(id))
 	if err != nil {
 		return fmt.Errorf("list %q id %q: %w", l.name, id, err)
 	}
@@ -114,11 +114,17 @@ func (l *List) PutReader(id string, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	cell, size, err := record.PutReader(l.tx.w, r, dirtree.MaxValue(l.tx.w.PayloadSize(), len(id)))
+	cell, size, err := record.PutReader(l.tx.w, r, l.maxInline(id))
 	if err != nil {
 		return fmt.Errorf("list %q id %q: %w", l.name, id, err)
 	}
 	return l.store(ls, id, cell, size)
+}
+
+// maxInline is the largest value stored in the tree beside id: what fits in
+// the largest tree value after the cell's tag byte.
+func (l *List) maxInline(id string) int {
+	return dirtree.MaxValue(l.tx.w.PayloadSize(), len(id)) - 1
 }
 
 // store points id at cell, freeing the value it replaces.
@@ -195,7 +201,7 @@ func (l *List) Open(id string) (*Record, error) {
 	if !ok {
 		return nil, fmt.Errorf("list %q id %q: %w", l.name, id, ErrNotFound)
 	}
-	rec := &Record{tx: l.tx}
+	rec := &Record{tx: l.tx, list: ls}
 	return rec, rec.set([]byte(id), bytes.Clone(cell))
 }
 
@@ -258,7 +264,7 @@ func (l *List) scan(from []byte) iter.Seq2[*Record, error] {
 		} else {
 			k, v, ok, err = c.Seek(from)
 		}
-		rec := &Record{tx: l.tx}
+		rec := &Record{tx: l.tx, list: ls}
 		for ; ok && err == nil; k, v, ok, err = c.Next() {
 			if err = rec.set(k, v); err != nil {
 				break
@@ -278,10 +284,12 @@ func (l *List) scan(from []byte) iter.Seq2[*Record, error] {
 
 // Record is one record read from a list.
 type Record struct {
-	tx   *Tx
-	id   string
-	cell []byte
-	size int64
+	tx    *Tx
+	list  *listState
+	id    string
+	cell  []byte
+	size  int64
+	frees uint64 // the transaction's own-page frees when cell was read
 }
 
 func (r *Record) set(id, cell []byte) error {
@@ -290,6 +298,36 @@ func (r *Record) set(id, cell []byte) error {
 		return err
 	}
 	r.id, r.cell, r.size = string(id), cell, size
+	if r.tx.w != nil {
+		r.frees = r.tx.w.ownFrees
+	}
+	return nil
+}
+
+// valid checks that the record may still be read: its transaction is open
+// and, in a write transaction, the pages of its value were not freed and
+// reused by a later write of the same transaction. If they may have been,
+// the record follows its id's current value, or reports ErrNotFound.
+func (r *Record) valid() error {
+	if err := r.tx.check(); err != nil {
+		return err
+	}
+	if r.tx.w == nil || r.tx.w.ownFrees == r.frees {
+		return nil
+	}
+	cell, ok, err := r.list.tree.Get([]byte(r.id))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("id %q was deleted after it was read: %w", r.id, ErrNotFound)
+	}
+	if !bytes.Equal(cell, r.cell) {
+		if err := r.set([]byte(r.id), bytes.Clone(cell)); err != nil {
+			return err
+		}
+	}
+	r.frees = r.tx.w.ownFrees
 	return nil
 }
 
@@ -302,23 +340,59 @@ func (r *Record) Size() int64 { return r.size }
 // Value returns a copy of the whole value. For values too large to hold in
 // memory use Reader.
 func (r *Record) Value() ([]byte, error) {
-	if err := r.tx.check(); err != nil {
+	if err := r.valid(); err != nil {
 		return nil, err
 	}
 	return record.Value(r.tx.rd, r.cell)
 }
 
 // Reader returns the value as a stream, decrypted page by page: memory stays
-// at a few pages whatever the value's size.
+// at a few pages whatever the value's size. Reading fails with ErrTxDone
+// once the record's transaction has ended.
 func (r *Record) Reader() io.Reader {
-	if err := r.tx.check(); err != nil {
+	if err := r.valid(); err != nil {
 		return errReader{err}
 	}
 	rd, err := record.NewReader(r.tx.rd, r.cell)
 	if err != nil {
 		return errReader{err}
 	}
-	return rd
+	return &recordReader{rec: r, rd: rd, frees: r.frees}
+}
+
+// recordReader checks before every read that the value's pages are still
+// the record's: the transaction is open and, in a write transaction, none
+// of its own pages was freed since (they could have been reused).
+type recordReader struct {
+	rec   *Record
+	rd    *record.Reader
+	frees uint64
+}
+
+func (rr *recordReader) check() error {
+	if err := rr.rec.tx.check(); err != nil {
+		return err
+	}
+	if w := rr.rec.tx.w; w != nil && w.ownFrees != rr.frees {
+		return fmt.Errorf("id %q: the transaction freed pages while the value was being read; open it again: %w", rr.rec.id, ErrTxDone)
+	}
+	return nil
+}
+
+func (rr *recordReader) Read(p []byte) (int, error) {
+	if err := rr.check(); err != nil {
+		return 0, err
+	}
+	return rr.rd.Read(p)
+}
+
+// WriteTo streams the value to w without an intermediate copy. The checks
+// of Read are made once, before: w must not write to the transaction.
+func (rr *recordReader) WriteTo(w io.Writer) (int64, error) {
+	if err := rr.check(); err != nil {
+		return 0, err
+	}
+	return rr.rd.WriteTo(w)
 }
 
 type errReader struct{ err error }
