@@ -2,7 +2,7 @@
 // pages. scdb keeps one tree for the directory (list name -> list entry) and
 // one tree per list (record id -> record cell).
 //
-// dirtree owns the node layout on a page (docs/format-dirtree.md), the key
+// dirtree owns the node layout on a page (FORMAT.md §10.3), the key
 // order (bytes.Compare; the empty key is a valid key), and the shape of the
 // tree: where a node splits, when it merges with or borrows from a sibling,
 // when the root grows or collapses. It keeps the nodes a transaction changes

@@ -1,6 +1,6 @@
 package dirtree
 
-// Layout constants of a node page; docs/format-dirtree.md describes them.
+// Layout constants of a node page; FORMAT.md §10.3 describes them.
 const (
 	leafHeader      = 4  // type, reserved, cell count
 	branchHeader    = 20 // type, reserved, cell count, leftmost child

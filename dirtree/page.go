@@ -11,7 +11,7 @@ import (
 	"github.com/streamcrypt/scdb/pager"
 )
 
-// This file reads node pages in place. docs/format-dirtree.md is the
+// This file reads node pages in place. FORMAT.md §10.3 is the
 // specification; in short:
 //
 //	leaf:   [4]=4 [1]=0 [2:4]=count  slots u16×count  ... cells

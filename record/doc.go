@@ -6,7 +6,7 @@
 // value chain: pages of type pager.TypeChain, allocated in runs of
 // contiguous pages so that a long value reads sequentially, and the cell
 // holds the value's size, the chain's first page and the generation every
-// page of the chain was written at (a chain cell). docs/format-record.md is
+// page of the chain was written at (a chain cell). FORMAT.md §10.4 is
 // the normative description of both.
 //
 // record owns only that layout. It never decides which page is free (it

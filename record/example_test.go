@@ -20,7 +20,7 @@ func unhex(t *testing.T, s string) []byte {
 	return b
 }
 
-// TestWorkedExample builds the 2-page chain of docs/format-record.md §6
+// TestWorkedExample builds the 2-page chain of FORMAT.md §10.4.6
 // and checks its cell and pages byte for byte.
 func TestWorkedExample(t *testing.T) {
 	s := memstore.New(payload1K)

@@ -9,7 +9,7 @@ import (
 	"github.com/streamcrypt/scdb/pager"
 )
 
-// Chain page layout (docs/format-record.md, "Chain pages"). Every chain
+// Chain page layout (FORMAT.md §10.4.2). Every chain
 // page's payload starts with this header; value bytes fill the rest.
 //
 //	offset size field
