@@ -15,7 +15,7 @@ import (
 // past it they are written to their (uncommitted) pages and dropped, so a
 // transaction of any size runs in bounded memory and still commits
 // atomically.
-const spillBytes = 4 << 20
+const spillBytes = 16 << 20
 
 // Tx is a transaction: a read-only snapshot or the one read-write
 // transaction. A Tx is used by one goroutine at a time.
