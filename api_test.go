@@ -1456,9 +1456,15 @@ func describeKVs(rs []kv) string {
 	return b.String()
 }
 
+// fataler is what the helpers need of a *testing.T or a *rapid.T.
+type fataler interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
 // collect reads a record iteration into memory, failing the test on an
 // error.
-func collect(t testing.TB, seq func(func(*scdb.Record, error) bool)) []kv {
+func collect(t fataler, seq func(func(*scdb.Record, error) bool)) []kv {
 	t.Helper()
 	var out []kv
 	for rec, err := range seq {
@@ -1477,7 +1483,7 @@ func collect(t testing.TB, seq func(func(*scdb.Record, error) bool)) []kv {
 	return out
 }
 
-func collectNames(t testing.TB, seq func(func(string, error) bool)) []string {
+func collectNames(t fataler, seq func(func(string, error) bool)) []string {
 	t.Helper()
 	var out []string
 	for name, err := range seq {
@@ -1535,10 +1541,11 @@ func newDB(t testing.TB, opts ...scdb.Options) *scdb.DB {
 	db := mustCreate(t, path, o)
 	paths.Store(db, dbInfo{path, o})
 	t.Cleanup(func() {
-		d, ok := current.Load(path)
+		d, ok := current.LoadAndDelete(path)
 		if !ok {
 			return
 		}
+		paths.Delete(d)
 		// Close waits for an open writable transaction: a test that
 		// failed while holding one would hang here.
 		done := make(chan struct{})
@@ -1582,6 +1589,7 @@ func reopen(t testing.TB, db **scdb.DB) {
 	info := v.(dbInfo)
 	gen := (*db).Generation()
 	mustClose(t, *db)
+	paths.Delete(*db)
 	opts := info.opts
 	opts.PageSize = 0
 	*db = mustOpen(t, info.path, opts)
@@ -1768,5 +1776,46 @@ func TestBugRecordReadsAnotherRecordsValue(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBugPutValueAtInlineLimit: for every id length there is one value size
+// that Put and PutReader refuse with ErrTooLarge: the largest value stored
+// inline in the tree cell (on 4 KiB pages, 1344-len(id) bytes; on 1 KiB
+// pages 320-len(id)). Every value size up to MaxValueSize must be storable.
+func TestBugPutValueAtInlineLimit(t *testing.T) {
+	for _, pageSize := range []int{1024, 4096, 65536} {
+		db := newDB(t, scdb.Options{PageSize: pageSize})
+		for _, idLen := range []int{0, 1, 8, 100} {
+			id := strings.Repeat("i", idLen)
+			var failed []int
+			err := db.Update(func(tx *scdb.Tx) error {
+				l := tx.List("l")
+				for size := pageSize/3 - 150; size <= pageSize/3; size++ {
+					v := fill(size, uint64(size))
+					err := l.Put(id, v)
+					if err == nil {
+						err = l.PutReader(id, bytes.NewReader(v))
+					}
+					if errors.Is(err, scdb.ErrTooLarge) {
+						failed = append(failed, size)
+						continue
+					}
+					if err != nil {
+						return err
+					}
+					if got, err := l.Get(id); err != nil || !bytes.Equal(got, v) {
+						return fmt.Errorf("Get of a %d-byte value: %d bytes, %v", size, len(got), err)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(failed) > 0 {
+				t.Errorf("%d-byte pages, %d-byte id: Put of a value of %v bytes fails with ErrTooLarge", pageSize, idLen, failed)
+			}
+		}
 	}
 }
