@@ -11,10 +11,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/streamcrypt/scdb"
+	"github.com/streamcrypt/scdb/internal/faultfile"
 )
 
 // Tests of the public API, one behaviour each, through files on disk (or
@@ -1818,4 +1821,258 @@ func TestBugPutValueAtInlineLimit(t *testing.T) {
 			}
 		}
 	}
+}
+
+// gateFile is a faultfile that, when armed, holds the next ReadAt until the
+// gate opens, so a test can act while a read is in flight.
+type gateFile struct {
+	*faultfile.File
+	armed   atomic.Bool
+	entered chan struct{}
+	gate    chan struct{}
+}
+
+func (g *gateFile) ReadAt(p []byte, off int64) (int, error) {
+	if g.armed.CompareAndSwap(true, false) {
+		g.entered <- struct{}{}
+		<-g.gate
+	}
+	return g.File.ReadAt(p, off)
+}
+
+// TestBugReadRacingCloseNotErrClosed: a snapshot's read in flight when the
+// database is closed fails with the file's "file already closed" error, not
+// ErrClosed as Close documents ("Read snapshots still open fail with
+// ErrClosed from then on"), so errors.Is(err, ErrClosed) misses it.
+func TestBugReadRacingCloseNotErrClosed(t *testing.T) {
+	gf := &gateFile{File: faultfile.New(nil), entered: make(chan struct{}), gate: make(chan struct{})}
+	db, err := scdb.CreateFile(gf, scdb.Options{Key: testKey, CacheSize: 16 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, db, "l", "big", fill(1<<20, 1))
+	tx, err := db.Begin(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	rec, err := tx.List("l").Open("big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gf.armed.Store(true)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := rec.Value()
+		errc <- err
+	}()
+	<-gf.entered // Value is reading the file
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	close(gf.gate)
+	if err := <-errc; !errors.Is(err, scdb.ErrClosed) {
+		t.Errorf("Value in flight across Close: %v; want an error wrapping ErrClosed", err)
+	}
+}
+
+// TestSnapshotsOfManyGenerations: snapshots taken at successive commits,
+// ended in a scrambled order while more commits rewrite everything, each
+// read their own state exactly: a page freed by a commit stays unused while
+// any snapshot older than that commit is open.
+func TestSnapshotsOfManyGenerations(t *testing.T) {
+	db := newDB(t, scdb.Options{PageSize: 1024, CacheSize: 16 << 10})
+	const records, versions = 200, 8
+	valueOf := func(i, version int) []byte { return fill((i*7+version)%5*900, uint64(version*records+i)) }
+	update := func(version int) {
+		t.Helper()
+		err := db.Update(func(tx *scdb.Tx) error {
+			l := tx.List("l")
+			for i := range records {
+				id := fmt.Sprintf("%04d", i)
+				var err error
+				if (i+version)%4 == 0 {
+					if err = l.Delete(id); errors.Is(err, scdb.ErrNotFound) {
+						err = nil
+					}
+				} else {
+					err = l.Put(id, valueOf(i, version))
+				}
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantAt := func(version int) []kv {
+		var want []kv
+		for i := range records {
+			if (i+version)%4 != 0 {
+				want = append(want, kv{fmt.Sprintf("%04d", i), valueOf(i, version)})
+			}
+		}
+		return want
+	}
+	snaps := map[int]*scdb.Tx{}
+	for v := range versions {
+		update(v)
+		tx, err := db.Begin(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		snaps[v] = tx
+	}
+	next := versions
+	for _, v := range []int{3, 0, 7, 1, 5, 2, 6, 4} {
+		checkListTx(t, snaps[v].List("l"), wantAt(v))
+		if err := snaps[v].Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		delete(snaps, v)
+		for range 2 {
+			update(next)
+			next++
+		}
+		// The snapshots still open are intact.
+		for w, tx := range snaps {
+			if n := tx.List("l").Len(); n != int64(len(wantAt(w))) {
+				t.Fatalf("snapshot %d: Len %d", w, n)
+			}
+		}
+	}
+	checkList(t, db, "l", wantAt(next-1))
+}
+
+// TestManyLists: thousands of lists with names up to 200 bytes make the
+// directory tree several levels deep on 1 KiB pages; Lists stays in byte
+// order within the transaction and after, through deletes of both kinds.
+func TestManyLists(t *testing.T) {
+	db := newDB(t, scdb.Options{PageSize: 1024})
+	var names []string
+	err := db.Update(func(tx *scdb.Tx) error {
+		for i := range 3000 {
+			name := fmt.Sprintf("%s%05d", strings.Repeat("L", i%200), i)
+			names = append(names, name)
+			if err := tx.List(name).Put("x", []byte(name)); err != nil {
+				return err
+			}
+			if i%500 == 0 {
+				got := collectNames(t, tx.Lists())
+				want := slices.Sorted(slices.Values(names))
+				if !slices.Equal(got, want) {
+					t.Fatalf("in-tx Lists after %d: %d vs %d", i, len(got), len(want))
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(names)
+	checkLists(t, db, names...)
+	var keep []string
+	err = db.Update(func(tx *scdb.Tx) error {
+		for i, n := range names {
+			if i%3 == 0 {
+				if err := tx.DeleteList(n); err != nil {
+					return err
+				}
+			} else if i%3 == 1 {
+				if err := tx.List(n).Delete("x"); err != nil {
+					return err
+				}
+			} else {
+				keep = append(keep, n)
+			}
+		}
+		got := collectNames(t, tx.Lists())
+		if !slices.Equal(got, keep) {
+			t.Fatalf("in-tx Lists after deletes: %d vs %d", len(got), len(keep))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLists(t, db, keep...)
+	reopen(t, &db)
+	checkLists(t, db, keep...)
+	for _, n := range keep[:50] {
+		mustGetValue(t, db, n, "x", []byte(n))
+	}
+}
+
+func TestOpenNotSCDB(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string][]byte{"empty": nil, "short": []byte("scdb"), "text": bytes.Repeat([]byte("not a database "), 1000)} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, ro := range []bool{false, true} {
+			db, err := scdb.Open(path, scdb.Options{Key: testKey, ReadOnly: ro})
+			if err == nil {
+				db.Close()
+			}
+			if !errors.Is(err, scdb.ErrNotSCDB) {
+				t.Errorf("Open(%s, ReadOnly=%v): %v, want ErrNotSCDB", name, ro, err)
+			}
+		}
+		if got := readFile(t, path); !bytes.Equal(got, content) {
+			t.Errorf("Open changed the %s file", name)
+		}
+	}
+}
+
+// TestPutReaderReaders: PutReader takes the value from readers of every
+// legal behaviour: data with io.EOF in the same call, short reads, one byte
+// at a time, empty reads before data.
+func TestPutReaderReaders(t *testing.T) {
+	db := newDB(t, scdb.Options{PageSize: 1024})
+	readers := map[string]func(io.Reader) io.Reader{
+		"plain":      func(r io.Reader) io.Reader { return r },
+		"data+EOF":   iotest.DataErrReader,
+		"half":       iotest.HalfReader,
+		"one byte":   iotest.OneByteReader,
+		"empty read": func(r io.Reader) io.Reader { return &emptyReads{r: r, n: 5} },
+	}
+	for name, wrap := range readers {
+		for _, size := range []int{0, 1, 200, 318, 319, 320, 1000, 5000, 70000} {
+			v := fill(size, uint64(size))
+			id := fmt.Sprintf("%s/%d", name, size)
+			err := db.Update(func(tx *scdb.Tx) error { return tx.List("l").PutReader(id, wrap(bytes.NewReader(v))) })
+			if err != nil {
+				t.Errorf("PutReader through a %s reader, %d bytes: %v", name, size, err)
+				continue
+			}
+			if got, err := db.Get("l", id); err != nil || !bytes.Equal(got, v) {
+				t.Errorf("%s reader, %d bytes: read back %d bytes, %v", name, size, len(got), err)
+			}
+		}
+	}
+	// A reader that never yields anything, nor EOF, is given up on.
+	err := db.Update(func(tx *scdb.Tx) error { return tx.List("l").PutReader("stuck", &emptyReads{n: -1}) })
+	if !errors.Is(err, io.ErrNoProgress) {
+		t.Errorf("PutReader from a reader that makes no progress: %v, want io.ErrNoProgress", err)
+	}
+}
+
+// emptyReads returns (0, nil) n times (forever if n < 0), then reads r.
+type emptyReads struct {
+	r io.Reader
+	n int
+}
+
+func (e *emptyReads) Read(p []byte) (int, error) {
+	if e.n != 0 {
+		e.n--
+		return 0, nil
+	}
+	return e.r.Read(p)
 }
