@@ -391,7 +391,31 @@ func (m *model) commit(t *rapid.T) {
 			delete(m.committed.lastAppend, name)
 		}
 	}
+	m.checkFile(t)
 	m.begin(t)
+}
+
+// checkFile runs Check on the committed state: no damage, no page leaked,
+// and the totals of the committed model.
+func (m *model) checkFile(t *rapid.T) {
+	rep, err := m.db.Check()
+	if err != nil {
+		t.Fatalf("Check: %v (problems %q)", err, rep.Problems)
+	}
+	if rep.LeakedPages != 0 {
+		t.Fatalf("Check: %d pages leaked (neither reachable nor free)", rep.LeakedPages)
+	}
+	var records, bytes int64
+	for _, l := range m.committed.lists {
+		records += int64(len(l))
+		for _, v := range l {
+			bytes += int64(len(v))
+		}
+	}
+	if rep.Generation != m.gen || rep.Lists != len(m.committed.names()) || rep.Records != records || rep.Bytes != bytes {
+		t.Fatalf("Check: generation %d, %d lists, %d records, %d bytes; model %d, %d, %d, %d",
+			rep.Generation, rep.Lists, rep.Records, rep.Bytes, m.gen, len(m.committed.names()), records, bytes)
+	}
 }
 
 func (m *model) rollback(t *rapid.T) {
@@ -441,6 +465,7 @@ func (m *model) reopenFile(t *rapid.T, f *faultfile.File) {
 	if g := db.Generation(); g != m.gen {
 		t.Fatalf("reopened at generation %d, want %d", g, m.gen)
 	}
+	m.checkFile(t)
 	m.begin(t)
 }
 

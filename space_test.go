@@ -51,7 +51,16 @@ func TestSpace(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		return fileSize(t, path)
+		size := fileSize(t, path)
+		rep, err := db.Check()
+		if err != nil {
+			t.Fatalf("Check: %v", err)
+		}
+		if rep.LeakedPages != 0 {
+			t.Errorf("version %d: %d pages leaked", version, rep.LeakedPages)
+		}
+		t.Logf("version %d: %d pages: %d in use, %d free", version, rep.PageCount, rep.Pages, rep.FreePages)
+		return size
 	}
 
 	raw := int64(records * (8 + valueSize))
