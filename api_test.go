@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -2075,4 +2076,145 @@ func (e *emptyReads) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	return e.r.Read(p)
+}
+
+// TestConcurrentTransfers: writers move amounts between accounts in
+// Updates while readers sum every account in Views. Each snapshot must see
+// the same total (atomic commits, isolated snapshots), and the record
+// counts must match. Run with -race.
+func TestConcurrentTransfers(t *testing.T) {
+	db := newDB(t, scdb.Options{PageSize: 1024, CacheSize: 32 << 10})
+	const accounts, initial = 300, 1000
+	// Each balance is padded to a few hundred bytes, so that accounts span
+	// many pages and some values are chains.
+	encode := func(balance int, pad int) []byte {
+		return append([]byte(fmt.Sprintf("%010d|", balance)), fill(pad, uint64(balance))...)
+	}
+	decode := func(v []byte) (int, error) {
+		var b int
+		_, err := fmt.Sscanf(string(v[:10]), "%010d", &b)
+		return b, err
+	}
+	err := db.Update(func(tx *scdb.Tx) error {
+		for i := range accounts {
+			if err := tx.List("acct").Put(fmt.Sprintf("%04d", i), encode(initial, i%3*700)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers, readers, transfers = 3, 4, 60
+	var wg sync.WaitGroup
+	var done atomic.Bool
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for range transfers {
+				err := db.Update(func(tx *scdb.Tx) error {
+					l := tx.List("acct")
+					for range 5 {
+						a, b := fmt.Sprintf("%04d", rng.IntN(accounts)), fmt.Sprintf("%04d", rng.IntN(accounts))
+						va, err := l.Get(a)
+						if err != nil {
+							return err
+						}
+						vb, err := l.Get(b)
+						if err != nil {
+							return err
+						}
+						ba, _ := decode(va)
+						bb, _ := decode(vb)
+						amount := rng.IntN(50)
+						if a == b {
+							continue
+						}
+						if err := l.Put(a, encode(ba-amount, rng.IntN(3)*700)); err != nil {
+							return err
+						}
+						if err := l.Put(b, encode(bb+amount, rng.IntN(3)*700)); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	var snapshots atomic.Int64
+	var rwg sync.WaitGroup
+	for r := range readers {
+		rwg.Add(1)
+		go func() {
+			defer rwg.Done()
+			for !done.Load() {
+				total, n := 0, 0
+				var gen uint64
+				var err error
+				if r%2 == 0 {
+					err = db.View(func(tx *scdb.Tx) error {
+						gen = tx.Generation()
+						for rec, err := range tx.List("acct").All() {
+							if err != nil {
+								return err
+							}
+							v, err := rec.Value()
+							if err != nil {
+								return err
+							}
+							b, err := decode(v)
+							if err != nil {
+								return err
+							}
+							total += b
+							n++
+						}
+						return nil
+					})
+				} else {
+					for rec, e := range db.Records("acct") {
+						if e != nil {
+							err = e
+							break
+						}
+						v, e := io.ReadAll(rec.Reader())
+						if e != nil {
+							err = e
+							break
+						}
+						b, _ := decode(v)
+						total += b
+						n++
+					}
+				}
+				if err != nil {
+					t.Errorf("reader %d: %v", r, err)
+					return
+				}
+				if total != accounts*initial || n != accounts {
+					t.Errorf("reader %d: snapshot (generation %d) sums %d over %d accounts, want %d over %d", r, gen, total, n, accounts*initial, accounts)
+					return
+				}
+				snapshots.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	done.Store(true)
+	rwg.Wait()
+	if g := db.Generation(); g != 1+writers*transfers {
+		t.Errorf("generation %d after %d commits", g, 1+writers*transfers)
+	}
+	if rep, err := db.Check(); err != nil || rep.LeakedPages != 0 {
+		t.Errorf("Check: %v, %d leaked pages", err, rep.LeakedPages)
+	}
+	t.Logf("%d consistent snapshots read during %d transfers", snapshots.Load(), writers*transfers)
 }
