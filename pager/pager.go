@@ -11,6 +11,7 @@
 package pager
 
 import (
+	"bytes"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -101,22 +102,46 @@ func Create(f File, cred crypt.Credential, opts Options) (*Pager, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.writeInitial(); err != nil {
+	if err := p.writeInitial(0); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-// writeInitial lays down page 0 (both header copies), meta page 1 holding
-// the empty state of generation 0, and an all-zero page 2 that fails to open
-// until generation 1 is written there.
-func (p *Pager) writeInitial() error {
+// CreateSuccessor writes to f a new, empty file that is src's successor: the
+// same file id, key slots, data key and page size, and a first generation
+// past src's last. Every page pointer in it expects a generation src never
+// wrote, so no page of src can be put into it unnoticed; to the application
+// it is src at a later generation. Compaction writes src's contents into it.
+func CreateSuccessor(src *Pager, f File, opts Options) (*Pager, error) {
+	if opts.ReadOnly {
+		return nil, fmt.Errorf("%w: cannot create a read-only file", errs.ErrInvalid)
+	}
+	src.mu.Lock()
+	h := *src.hdr
+	src.mu.Unlock()
+	h.epoch = 1
+	p, err := newPager(f, &h, 0, bytes.Clone(src.dataKey), opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.writeInitial(src.Meta().Gen + 1); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// writeInitial lays down page 0 (both header copies) and the meta of an
+// empty state at generation gen; the other meta page is all zero and fails
+// to open until the next generation is written there.
+func (p *Pager) writeInitial(gen uint64) error {
 	buf := make([]byte, FirstDataPage*p.pageSize)
 	enc := p.hdr.encode()
 	copy(buf, enc)
 	copy(buf[headerSize:], enc)
-	p.meta = Meta{Gen: 0, PageCount: FirstDataPage}
-	if err := p.sealMeta(buf[p.pageSize:2*p.pageSize], p.meta); err != nil {
+	p.meta = Meta{Gen: gen, PageCount: FirstDataPage}
+	at := int(metaPage(gen)) * p.pageSize
+	if err := p.sealMeta(buf[at:at+p.pageSize], p.meta); err != nil {
 		return err
 	}
 	if _, err := p.f.WriteAt(buf, 0); err != nil {
@@ -242,6 +267,14 @@ func (p *Pager) sealMeta(dst []byte, m Meta) error {
 	payload := make([]byte, p.PayloadSize())
 	m.encode(payload, p.hdr.pageShift)
 	return p.cipher.Seal(dst, payload, metaPage(m.Gen), metaGenAD)
+}
+
+// Options returns the options the pager was opened with, ReadOnly cleared:
+// what a file derived from this one (CreateSuccessor) is created with.
+func (p *Pager) Options() Options {
+	o := p.opts
+	o.ReadOnly = false
+	return o
 }
 
 // PageSize is the size of every page in bytes.

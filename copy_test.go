@@ -1,0 +1,96 @@
+package scdb_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/streamcrypt/scdb"
+)
+
+func TestCompactTo(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.scdb")
+	key := bytes.Repeat([]byte{7}, 32)
+	pass := []byte("compact me")
+	db, err := scdb.Create(src, scdb.Options{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AddKeySlot(scdb.Credential{Passphrase: pass}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]byte{}
+	err = db.Update(func(tx *scdb.Tx) error {
+		for i := 0; i < 3000; i++ {
+			v := bytes.Repeat([]byte{byte(i)}, 100+i%7*2000)
+			id := fmt.Sprintf("%05d", i)
+			if err := tx.List("l").Put(id, v); err != nil {
+				return err
+			}
+			want[id] = v
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *scdb.Tx) error {
+		for i := 0; i < 3000; i += 3 {
+			id := fmt.Sprintf("%05d", i)
+			if err := tx.List("l").Delete(id); err != nil {
+				return err
+			}
+			delete(want, id)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(dir, "dst.scdb")
+	if err := db.CompactTo(dst); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CompactTo(dst); err == nil {
+		t.Fatal("CompactTo over an existing file succeeded")
+	}
+	srcGen := db.Generation()
+	db.Close()
+
+	si, _ := os.Stat(src)
+	di, _ := os.Stat(dst)
+	if di.Size() >= si.Size() {
+		t.Errorf("compacted file is %d bytes, source %d", di.Size(), si.Size())
+	}
+	for _, opts := range []scdb.Options{{Key: key}, {Passphrase: pass}} {
+		c, err := scdb.Open(dst, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Generation() <= srcGen {
+			t.Errorf("compacted generation %d does not continue the source's %d", c.Generation(), srcGen)
+		}
+		if rep, err := c.Check(); err != nil {
+			t.Fatalf("check: %v %v", err, rep.Problems)
+		}
+		n := 0
+		for rec, err := range c.Records("l") {
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := rec.Value()
+			if err != nil || !bytes.Equal(v, want[rec.ID()]) {
+				t.Fatalf("record %s differs (%v)", rec.ID(), err)
+			}
+			n++
+		}
+		if n != len(want) {
+			t.Fatalf("%d records, want %d", n, len(want))
+		}
+		c.Close()
+	}
+	t.Logf("source %d bytes, compacted %d", si.Size(), di.Size())
+}
