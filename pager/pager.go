@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/streamcrypt/scdb/crypt"
 	"github.com/streamcrypt/scdb/internal/errs"
@@ -64,6 +65,7 @@ type Pager struct {
 	cache    *cache
 	bufs     sync.Pool // sealed-page buffers of pageSize bytes
 	runBufs  sync.Pool // sealed buffers for ReadPages, grown to the largest run read
+	closed   atomic.Bool
 
 	mu        sync.Mutex // guards the fields below
 	hdr       *header
@@ -368,6 +370,9 @@ func (p *Pager) readAt(buf []byte, pgno uint64) error {
 	if n == len(buf) {
 		return nil
 	}
+	if p.closed.Load() {
+		return errs.ErrClosed
+	}
 	if err == nil || errors.Is(err, io.EOF) {
 		return errs.Corrupt(pgno, "page lies beyond the end of the file")
 	}
@@ -495,6 +500,7 @@ func (p *Pager) writable() error {
 // Close zeroes the pager's copy of the data key and closes the file. It
 // does not commit anything.
 func (p *Pager) Close() error {
+	p.closed.Store(true)
 	p.zeroKey()
 	return p.f.Close()
 }
