@@ -90,6 +90,13 @@ func TestCompactTo(t *testing.T) {
 		if n != len(want) {
 			t.Fatalf("%d records, want %d", n, len(want))
 		}
+		st, err := c.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Records != int64(len(want)) || st.Lists != 1 || st.FileBytes() != di.Size() || len(st.KeySlots) != 2 {
+			t.Errorf("stats %+v for %d records in a %d-byte file with 2 key slots", st, len(want), di.Size())
+		}
 		c.Close()
 	}
 	t.Logf("source %d bytes, compacted %d", si.Size(), di.Size())
