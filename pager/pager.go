@@ -66,12 +66,13 @@ type Pager struct {
 	bufs     sync.Pool // sealed-page buffers of pageSize bytes
 	runBufs  sync.Pool // sealed buffers for ReadPages, grown to the largest run read
 	closed   atomic.Bool
+	fileSize atomic.Int64 // bytes in the file as far as the pager knows
+	mm       *mapping     // nil where reads cannot be mapped
 
 	mu        sync.Mutex // guards the fields below
 	hdr       *header
 	hdrCopy   int   // which header copy hdr was read from
 	meta      Meta  // last committed state
-	fileSize  int64 // bytes in the file as far as the pager knows
 	poisoned  error // set when a commit failed after touching a meta page
 	metaFault error // why the other meta page was not usable, if it was not
 }
@@ -152,7 +153,8 @@ func (p *Pager) writeInitial(gen uint64) error {
 	if err := p.f.Sync(); err != nil {
 		return fmt.Errorf("pager: sync new file: %w", err)
 	}
-	p.fileSize = int64(len(buf))
+	p.fileSize.Store(int64(len(buf)))
+	p.mm = newMapping(p.f, int64(len(buf)))
 	return nil
 }
 
@@ -181,7 +183,8 @@ func Open(f File, cred crypt.Credential, opts Options) (*Pager, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.fileSize = size
+	p.fileSize.Store(size)
+	p.mm = newMapping(f, size)
 	if err := p.loadMeta(); err != nil {
 		p.zeroKey()
 		return nil, err
@@ -231,8 +234,9 @@ func newPager(f File, h *header, hdrCopy int, dataKey []byte, opts Options) (*Pa
 // generation. A meta page that fails to open is what a torn meta write
 // leaves; only when neither opens is the file corrupt.
 func (p *Pager) loadMeta() error {
-	if p.fileSize < int64(FirstDataPage*p.pageSize) {
-		return errs.Corrupt(1, "file is %d bytes, shorter than its header and meta pages", p.fileSize)
+	size := p.fileSize.Load()
+	if size < int64(FirstDataPage*p.pageSize) {
+		return errs.Corrupt(1, "file is %d bytes, shorter than its header and meta pages", size)
 	}
 	var best *Meta
 	var faults []error
@@ -249,8 +253,8 @@ func (p *Pager) loadMeta() error {
 	if best == nil {
 		return fmt.Errorf("no usable meta page: %w", errors.Join(faults...))
 	}
-	if need := int64(best.PageCount) * int64(p.pageSize); p.fileSize < need {
-		return errs.Corrupt(best.PageCount-1, "file is %d bytes but generation %d needs %d (truncated)", p.fileSize, best.Gen, need)
+	if need := int64(best.PageCount) * int64(p.pageSize); size < need {
+		return errs.Corrupt(best.PageCount-1, "file is %d bytes but generation %d needs %d (truncated)", size, best.Gen, need)
 	}
 	p.meta = *best
 	p.metaFault = errors.Join(faults...)
@@ -331,42 +335,51 @@ func (p *Pager) ReadPages(first Ref, dst []byte) error {
 	if first.Page < FirstDataPage {
 		return errs.Corrupt(first.Page, "pointer to a reserved page")
 	}
-	bp := p.runBufs.Get().(*[]byte)
-	defer p.runBufs.Put(bp)
-	if cap(*bp) < n*p.pageSize {
-		*bp = make([]byte, n*p.pageSize)
-	}
-	sealed := (*bp)[:n*p.pageSize]
-	if err := p.readAt(sealed, first.Page); err != nil {
-		return err
-	}
-	for i := 0; i < n; i++ {
-		pgno := first.Page + uint64(i)
-		if err := p.cipher.Open(dst[i*ps:(i+1)*ps], sealed[i*p.pageSize:(i+1)*p.pageSize], pgno, first.Gen); err != nil {
-			return err
+	return p.withSealed(first.Page, n, func(sealed []byte) error {
+		for i := 0; i < n; i++ {
+			pgno := first.Page + uint64(i)
+			if err := p.cipher.Open(dst[i*ps:(i+1)*ps], sealed[i*p.pageSize:(i+1)*p.pageSize], pgno, first.Gen); err != nil {
+				return err
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // readSealed reads page pgno and opens it at gen into payload.
 func (p *Pager) readSealed(pgno, gen uint64, payload []byte) error {
-	bp := p.bufs.Get().(*[]byte)
-	defer p.bufs.Put(bp)
-	if err := p.readAt(*bp, pgno); err != nil {
+	return p.withSealed(pgno, 1, func(sealed []byte) error {
+		return p.cipher.Open(payload, sealed, pgno, gen)
+	})
+}
+
+// withSealed calls fn with the sealed bytes of n pages from pgno on: from
+// the read map when it covers them, else read into a pooled buffer. fn must
+// not keep the slice.
+func (p *Pager) withSealed(pgno uint64, n int, fn func(sealed []byte) error) error {
+	if pgno > uint64(1<<62)/uint64(p.pageSize) {
+		return errs.Corrupt(pgno, "page number beyond any file")
+	}
+	off, size := int64(pgno)*int64(p.pageSize), int64(n*p.pageSize)
+	if ok, err := p.mm.view(off, size, p.fileSize.Load(), fn); ok {
 		return err
 	}
-	return p.cipher.Open(payload, *bp, pgno, gen)
+	bp := p.runBufs.Get().(*[]byte)
+	defer p.runBufs.Put(bp)
+	if int64(cap(*bp)) < size {
+		*bp = make([]byte, size)
+	}
+	sealed := (*bp)[:size]
+	if err := p.readAt(sealed, pgno); err != nil {
+		return err
+	}
+	return fn(sealed)
 }
 
 // readAt reads whole pages starting at pgno; a short read is corruption
 // (a pointer past the end of a truncated file).
 func (p *Pager) readAt(buf []byte, pgno uint64) error {
-	off := int64(pgno) * int64(p.pageSize)
-	if pgno > uint64(1<<62)/uint64(p.pageSize) {
-		return errs.Corrupt(pgno, "page number beyond any file")
-	}
-	n, err := p.f.ReadAt(buf, off)
+	n, err := p.f.ReadAt(buf, int64(pgno)*int64(p.pageSize))
 	if n == len(buf) {
 		return nil
 	}
@@ -399,9 +412,10 @@ func (p *Pager) WritePage(pgno, gen uint64, payload []byte) error {
 	if _, err := p.f.WriteAt(*bp, off); err != nil {
 		return fmt.Errorf("pager: write page %d: %w", pgno, err)
 	}
-	p.mu.Lock()
-	p.fileSize = max(p.fileSize, off+int64(p.pageSize))
-	p.mu.Unlock()
+	// Only the writer grows the file, so load-then-store does not race.
+	if end := off + int64(p.pageSize); end > p.fileSize.Load() {
+		p.fileSize.Store(end)
+	}
 	return nil
 }
 
@@ -455,18 +469,20 @@ func (p *Pager) checkMeta(m Meta) error {
 }
 
 // trim cuts the file to size bytes if it is longer: pages past the page
-// count are free or were never committed.
+// count are free or were never committed. It then lets the read map cover
+// a file that grew.
 func (p *Pager) trim(size int64) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.fileSize <= size {
+	defer p.mm.grow(p.fileSize.Load())
+	if p.fileSize.Load() <= size {
 		return nil
 	}
-	if err := p.f.Truncate(size); err != nil {
-		return fmt.Errorf("pager: truncate: %w", err)
-	}
-	p.fileSize = size
-	return nil
+	return p.mm.exclusive(func() error {
+		if err := p.f.Truncate(size); err != nil {
+			return fmt.Errorf("pager: truncate: %w", err)
+		}
+		p.fileSize.Store(size)
+		return nil
+	})
 }
 
 func (p *Pager) sync() error {
@@ -501,6 +517,7 @@ func (p *Pager) writable() error {
 // does not commit anything.
 func (p *Pager) Close() error {
 	p.closed.Store(true)
+	p.mm.close()
 	p.zeroKey()
 	return p.f.Close()
 }
