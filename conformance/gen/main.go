@@ -27,6 +27,7 @@ import (
 	"github.com/streamcrypt/scdb/conformance"
 	"github.com/streamcrypt/scdb/crypt"
 	"github.com/streamcrypt/scdb/dirtree"
+	"github.com/streamcrypt/scdb/internal/faultfile"
 	"github.com/streamcrypt/scdb/internal/testhook"
 	"github.com/streamcrypt/scdb/pager"
 	"github.com/streamcrypt/scdb/record"
@@ -319,7 +320,7 @@ func vector(name, desc, file string, opts scdb.Options) conformance.Vector {
 // replayable returns a page reachable in img whose bytes differ in the
 // older image old: a page reused since.
 func replayable(img, old []byte, opts scdb.Options) int {
-	p, err := pager.Open(&memFile{b: slices.Clone(img)}, crypt.Credential{Key: opts.Key, Passphrase: opts.Passphrase}, pager.Options{ReadOnly: true})
+	p, err := pager.Open(faultfile.New(img), crypt.Credential{Key: opts.Key, Passphrase: opts.Passphrase}, pager.Options{ReadOnly: true})
 	check(err)
 	defer p.Close()
 	var reachable []uint64
@@ -343,7 +344,7 @@ func replayable(img, old []byte, opts scdb.Options) int {
 
 // readMeta opens img and returns its current meta.
 func readMeta(img []byte, opts scdb.Options) pager.Meta {
-	p, err := pager.Open(&memFile{b: slices.Clone(img)}, crypt.Credential{Key: opts.Key, Passphrase: opts.Passphrase}, pager.Options{ReadOnly: true})
+	p, err := pager.Open(faultfile.New(img), crypt.Credential{Key: opts.Key, Passphrase: opts.Passphrase}, pager.Options{ReadOnly: true})
 	check(err)
 	defer p.Close()
 	return p.Meta()
@@ -401,27 +402,3 @@ func check(err error) {
 		log.Fatal(err)
 	}
 }
-
-// memFile is a pager.File over a byte slice.
-type memFile struct{ b []byte }
-
-func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
-	if off >= int64(len(f.b)) {
-		return 0, io.EOF
-	}
-	n := copy(p, f.b[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
-}
-func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
-	if need := int(off) + len(p); need > len(f.b) {
-		f.b = append(f.b, make([]byte, need-len(f.b))...)
-	}
-	return copy(f.b[off:], p), nil
-}
-func (f *memFile) Sync() error               { return nil }
-func (f *memFile) Truncate(size int64) error { f.b = f.b[:size]; return nil }
-func (f *memFile) Size() (int64, error)      { return int64(len(f.b)), nil }
-func (f *memFile) Close() error              { return nil }
