@@ -164,11 +164,13 @@ func (c *checker) checkFreelist() {
 
 // checkList checks one list: its entry, its tree and every value chain.
 func (c *checker) checkList(name, raw []byte) {
-	c.rep.Lists++
 	entry, err := decodeListEntry(raw)
 	if err != nil {
 		c.problem(0, "list %q: %v", name, err)
 		return
+	}
+	if entry.count > 0 {
+		c.rep.Lists++
 	}
 	var count, total uint64
 	tree := dirtree.Open(c.r, entry.root)

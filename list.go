@@ -19,8 +19,11 @@ type List struct {
 	name string
 }
 
-// listEntry is a list's record in the directory tree (FORMAT.md, "List
-// entries"): count u64, byte total u64, next Append sequence u64, root Ref.
+// listEntry is a list's record in the directory tree (FORMAT.md §10.2):
+// count u64, byte total u64, next Append sequence u64, root Ref. An entry
+// with no records is kept while its Append sequence is in use, so that ids
+// Append gives keep increasing after the list was emptied by Delete; such an
+// entry is not a list.
 type listEntry struct {
 	count uint64 // records in the list
 	bytes uint64 // sum of the records' value sizes
@@ -49,10 +52,24 @@ func decodeListEntry(b []byte) (listEntry, error) {
 		seq:   binary.LittleEndian.Uint64(b[16:]),
 		root:  pager.GetRef(b[24:]),
 	}
-	if e.count == 0 || e.root.IsZero() {
-		return listEntry{}, fmt.Errorf("%w: list entry with %d records and root %v", errs.ErrCorrupt, e.count, e.root)
+	if e.count > 0 && !e.root.IsZero() || e.count == 0 && e.root.IsZero() && e.bytes == 0 && e.seq > 0 {
+		return e, nil
 	}
-	return e, nil
+	return listEntry{}, fmt.Errorf("%w: list entry with %d records, %d bytes, Append number %d and root %v",
+		errs.ErrCorrupt, e.count, e.bytes, e.seq, e.root)
+}
+
+// kept reports whether the entry belongs in the directory: the list has
+// records, or its Append sequence must survive.
+func (e listEntry) kept() bool { return e.count > 0 || e.seq > 0 }
+
+// listCount returns the record count of an encoded list entry: zero for an
+// entry kept only for its Append sequence.
+func listCount(raw []byte) uint64 {
+	if len(raw) < 8 {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(raw)
 }
 
 // MaxIDSize returns the longest list name or record id, in bytes, for a
@@ -157,7 +174,8 @@ func (l *List) dropValue(ls *listState, cell []byte) error {
 }
 
 // Append stores value under a new id that sorts after every id Append gave
-// before in this list (16 hex digits), and returns the id.
+// before in this list (16 hex digits), and returns the id. The sequence
+// survives the list being emptied by Delete; DeleteList resets it.
 func (l *List) Append(value []byte) (string, error) {
 	ls, err := l.writeState("")
 	if err != nil {

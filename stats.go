@@ -43,7 +43,9 @@ func (db *DB) Stats() (*Stats, error) {
 		if err != nil {
 			return nil, err
 		}
-		st.Lists++
+		if e.count > 0 {
+			st.Lists++
+		}
 		st.Records += int64(e.count)
 		st.Bytes += int64(e.bytes)
 	}

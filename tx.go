@@ -153,8 +153,11 @@ func (tx *Tx) Lists() iter.Seq2[string, error] {
 			}
 		}
 		c := tx.dir.Cursor()
-		k, _, ok, err := c.First()
-		for ; ok && err == nil; k, _, ok, err = c.Next() {
+		k, v, ok, err := c.First()
+		for ; ok && err == nil; k, v, ok, err = c.Next() {
+			if listCount(v) == 0 {
+				continue // kept only for its Append sequence
+			}
 			if !yield(string(k), nil) {
 				return
 			}
@@ -165,8 +168,8 @@ func (tx *Tx) Lists() iter.Seq2[string, error] {
 	}
 }
 
-// DeleteList removes list name and every record in it. It returns
-// ErrNotFound if the list does not exist.
+// DeleteList removes list name and every record in it, and resets its
+// Append sequence. It returns ErrNotFound if the list has no records.
 func (tx *Tx) DeleteList(name string) error {
 	if err := tx.checkWrite(); err != nil {
 		return err
@@ -237,7 +240,7 @@ func (tx *Tx) syncDir(flush bool) error {
 			}
 			ls.entry.root = root
 		}
-		if ls.entry.count == 0 {
+		if !ls.entry.kept() {
 			if _, _, err := tx.dir.Delete([]byte(name)); err != nil {
 				return err
 			}

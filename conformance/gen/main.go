@@ -260,8 +260,49 @@ func (g *generator) build() {
 	copy(trans[rootPg*1024:], twin[rootPg*1024:(rootPg+1)*1024])
 	g.fail("page-from-other-file", fmt.Sprintf("page %d taken from a file with the same data key and another file id", rootPg), trans, keyOpts, "ErrCorrupt")
 
+	g.buildQueue(keyOpts)
+
 	tail := append(slices.Clone(img), streamBytes("tail", 1024)...)
 	g.ok("trailing-garbage", "a page of random bytes after the last page (an interrupted transaction leaves such pages)", tail, keyOpts, 3, m)
+}
+
+// buildQueue makes a list used as a queue: three Appends, all deleted (the
+// directory keeps an entry with no records for the Append sequence, which is
+// not a list), then one more Append, which continues the sequence.
+func (g *generator) buildQueue(opts scdb.Options) {
+	testhook.Rand = newRand("queue-1k")
+	path := tempPath("queue")
+	defer os.Remove(path)
+	db, err := scdb.Create(path, opts)
+	check(err)
+	var ids []string
+	check(db.Update(func(tx *scdb.Tx) error {
+		for i := 0; i < 3; i++ {
+			id, err := tx.List("queue").Append([]byte(fmt.Sprintf("job %d", i)))
+			check(err)
+			ids = append(ids, id)
+		}
+		return nil
+	}))
+	check(db.Update(func(tx *scdb.Tx) error {
+		for _, id := range ids {
+			check(tx.List("queue").Delete(id))
+		}
+		return nil
+	}))
+	drained, err := os.ReadFile(path)
+	check(err)
+	g.ok("queue-drained-1k", "three records Appended to list \"queue\", then all deleted: the directory holds an entry with no records, which is not a list", drained, opts, 2, model{})
+	var id string
+	check(db.Update(func(tx *scdb.Tx) error {
+		id, err = tx.List("queue").Append([]byte("job 3"))
+		return err
+	}))
+	check(db.Close())
+	refilled, err := os.ReadFile(path)
+	check(err)
+	g.ok("queue-refilled-1k", "then one more Append: its id continues the sequence (0000000000000003)", refilled, opts, 3,
+		model{"queue": {id: []byte("job 3")}})
 }
 
 // buildTwin makes basic-key-1k again with a different file id but the same
