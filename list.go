@@ -73,7 +73,8 @@ func listCount(raw []byte) uint64 {
 }
 
 // MaxIDSize returns the longest list name or record id, in bytes, for a
-// file of the given page size: 1024 at the default 4 KiB pages and above.
+// file of the given page size: 256 at 1 KiB pages, 1280 at the default 4 KiB
+// pages, more at larger pages.
 func MaxIDSize(pageSize int) int { return dirtree.MaxKey(pageSize - 40) }
 
 // MaxValueSize is the largest value a record may hold: 2^40 bytes.
