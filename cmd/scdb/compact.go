@@ -1,0 +1,71 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/streamcrypt/scdb"
+)
+
+// compact writes a minimal copy of SRC to DST with DB.CompactTo (same key
+// slots, same data key, generation continued), then opens DST and streams
+// both files in lockstep to prove they hold the same lists, ids and values.
+// A copy that differs is deleted.
+func (a *app) compact(args []string) (err error) {
+	srcPath, dstPath := args[0], args[1]
+	if _, err := os.Lstat(dstPath); !errors.Is(err, fs.ErrNotExist) {
+		return fail(exitError, "%s already exists; compact writes a new file: choose another name, or delete it first", dstPath)
+	}
+	prog := a.newProgress()
+	defer prog.Stop()
+	src, cred, err := a.openDB(srcPath, true, prog)
+	if err != nil {
+		return err
+	}
+	defer cred.wipe()
+	defer closeDB(src, srcPath, &err)
+	before, err := src.Stats()
+	if err != nil {
+		return fileErr(srcPath, cred, err)
+	}
+	prog.Start("compact", usedBytes(before))
+	if err := src.CompactTo(dstPath); err != nil {
+		return copyErr(srcPath, dstPath, cred, err)
+	}
+	after, err := verifyCopy(src, srcPath, dstPath, cred, before.Bytes, prog)
+	if err != nil {
+		os.Remove(dstPath)
+		return err
+	}
+	prog.Stop()
+	fmt.Fprintf(a.stdout, "compacted %s (%d pages, %s) into %s (%d pages, %s); contents verified equal\n",
+		srcPath, before.Pages, humanBytes(before.FileBytes()), dstPath, after.Pages, humanBytes(after.FileBytes()))
+	return nil
+}
+
+// verifyCopy opens the copy at dstPath read-only with cred and compares it
+// with src, returning the copy's stats.
+func verifyCopy(src *scdb.DB, srcPath, dstPath string, cred *credential, valueBytes int64, prog *progress) (_ *scdb.Stats, err error) {
+	dst, err := openWith(dstPath, cred, true, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer closeDB(dst, dstPath, &err)
+	prog.Start("verify", valueBytes)
+	if err := sameContents(src, dst, srcPath, dstPath, prog); err != nil {
+		return nil, err
+	}
+	st, err := dst.Stats()
+	return st, fileErr(dstPath, cred, err)
+}
+
+// copyErr words a failed copy: damage is the source's, a file-system error
+// the destination's (the source is already open).
+func copyErr(srcPath, dstPath string, cred *credential, err error) error {
+	if errors.Is(err, scdb.ErrCorrupt) || errors.Is(err, scdb.ErrTooLarge) {
+		return fileErr(srcPath, cred, err)
+	}
+	return fail(exitError, "cannot write %s: %s", dstPath, strip(err))
+}
