@@ -77,8 +77,8 @@ func sameList(sa, sb side, name string, prog *progress) error {
 		case okA != okB || ra.ID() != rb.ID() || ra.Size() != rb.Size():
 			return differ(sa, sb, "list %s differs at id %s", quote(name), quote(firstID(ra, rb)))
 		}
-		if err := sameValue(sa, sb, ra, rb, prog); err != nil {
-			return fmt.Errorf("list %s: %w", quote(name), err)
+		if err := sameValue(sa, sb, name, ra, rb, prog); err != nil {
+			return err
 		}
 	}
 }
@@ -91,7 +91,7 @@ func firstID(a, b *scdb.Record) string {
 }
 
 // sameValue compares two values of equal size 64 KiB at a time.
-func sameValue(sa, sb side, ra, rb *scdb.Record, prog *progress) error {
+func sameValue(sa, sb side, list string, ra, rb *scdb.Record, prog *progress) error {
 	const chunk = 64 << 10
 	bufA, bufB := make([]byte, chunk), make([]byte, chunk)
 	rdA, rdB := ra.Reader(), rb.Reader()
@@ -103,7 +103,7 @@ func sameValue(sa, sb side, ra, rb *scdb.Record, prog *progress) error {
 			return err
 		}
 		if !bytes.Equal(bufA[:n], bufB[:n]) {
-			return differ(sa, sb, "the values of id %s differ within bytes %d..%d", quote(ra.ID()), off, off+int64(n)-1)
+			return differ(sa, sb, "list %s: the values of id %s differ within bytes %d..%d", quote(list), quote(ra.ID()), off, off+int64(n)-1)
 		}
 		prog.Add(int64(n))
 	}

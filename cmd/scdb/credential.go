@@ -76,7 +76,7 @@ func (a *app) openCredential(path string) (*credential, error) {
 	if c, err := a.envCredential(); c != nil || err != nil {
 		return c, err
 	}
-	pass, err := a.askPassphrase(path, fmt.Sprintf("Passphrase for %s: ", path), false)
+	pass, err := a.askPassphrase(path, fmt.Sprintf("Passphrase for %s: ", path), false, "")
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +126,7 @@ func (a *app) newPassphrase(path string) (*credential, error) {
 	if p := a.env(envName); p != "" {
 		return &credential{passphrase: []byte(p), source: envName}, nil
 	}
-	pass, err := a.askPassphrase(path, fmt.Sprintf("New passphrase for %s: ", path), true)
+	pass, err := a.askPassphrase(path, fmt.Sprintf("New passphrase for %s: ", path), true, envName)
 	if err != nil {
 		return nil, err
 	}
@@ -137,9 +137,13 @@ func (a *app) newPassphrase(path string) (*credential, error) {
 }
 
 // askPassphrase reads a passphrase from the terminal without echo, twice
-// when confirm is set.
-func (a *app) askPassphrase(path, prompt string, confirm bool) ([]byte, error) {
+// when confirm is set. newEnv names the variable that could have given a
+// new passphrase instead.
+func (a *app) askPassphrase(path, prompt string, confirm bool, newEnv string) ([]byte, error) {
 	t, err := openTerminal(a.stdin, a.stderr)
+	if err != nil && newEnv != "" {
+		return nil, fail(exitUsage, "no new passphrase for %s: set %s, or run in a terminal to type it (%v)", path, newEnv, err)
+	}
 	if err != nil {
 		return nil, fail(exitUsage, "no key for %s: give --key-file PATH, or set SCDB_KEY or SCDB_PASSPHRASE (%v)", path, err)
 	}
