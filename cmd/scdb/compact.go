@@ -34,7 +34,7 @@ func (a *app) compact(args []string) (err error) {
 	if err := src.CompactTo(dstPath); err != nil {
 		return copyErr(srcPath, dstPath, cred, err)
 	}
-	after, err := verifyCopy(src, srcPath, dstPath, cred, before.Bytes, prog)
+	after, err := verifyCopy(src, srcPath, dstPath, cred, usedBytes(before), prog)
 	if err != nil {
 		os.Remove(dstPath)
 		return err
@@ -46,15 +46,16 @@ func (a *app) compact(args []string) (err error) {
 }
 
 // verifyCopy opens the copy at dstPath read-only with cred and compares it
-// with src, returning the copy's stats.
-func verifyCopy(src *scdb.DB, srcPath, dstPath string, cred *credential, valueBytes int64, prog *progress) (_ *scdb.Stats, err error) {
+// with src, returning the copy's stats. The progress counts the srcBytes
+// read from src.
+func verifyCopy(src *scdb.DB, srcPath, dstPath string, cred *credential, srcBytes int64, prog *progress) (_ *scdb.Stats, err error) {
 	dst, err := openWith(dstPath, cred, true, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer closeDB(dst, dstPath, &err)
-	prog.Start("verify", valueBytes)
-	if err := sameContents(src, dst, srcPath, dstPath, prog); err != nil {
+	prog.Start("verify", srcBytes)
+	if err := sameContents(src, dst, srcPath, dstPath); err != nil {
 		return nil, err
 	}
 	st, err := dst.Stats()

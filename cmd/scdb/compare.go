@@ -19,7 +19,7 @@ type side struct {
 // sameContents streams two files in lockstep, list by list, record by
 // record and value chunk by chunk, and returns an exitCorrupt error naming
 // the first difference. Memory stays flat whatever their size.
-func sameContents(a, b *scdb.DB, pathA, pathB string, prog *progress) error {
+func sameContents(a, b *scdb.DB, pathA, pathB string) error {
 	ta, err := a.Begin(false)
 	if err != nil {
 		return fileErr(pathA, nil, err)
@@ -49,13 +49,13 @@ func sameContents(a, b *scdb.DB, pathA, pathB string, prog *progress) error {
 		case !okB || na < nb:
 			return differ(sa, sb, "list %s is only in %s", quote(na), pathA)
 		}
-		if err := sameList(sa, sb, na, prog); err != nil {
+		if err := sameList(sa, sb, na); err != nil {
 			return err
 		}
 	}
 }
 
-func sameList(sa, sb side, name string, prog *progress) error {
+func sameList(sa, sb side, name string) error {
 	la, lb := sa.tx.List(name), sb.tx.List(name)
 	if la.Len() != lb.Len() || la.Bytes() != lb.Bytes() {
 		return differ(sa, sb, "list %s holds %d records of %d bytes in %s, %d of %d in %s", quote(name),
@@ -77,7 +77,7 @@ func sameList(sa, sb side, name string, prog *progress) error {
 		case okA != okB || ra.ID() != rb.ID() || ra.Size() != rb.Size():
 			return differ(sa, sb, "list %s differs at id %s", quote(name), quote(firstID(ra, rb)))
 		}
-		if err := sameValue(sa, sb, name, ra, rb, prog); err != nil {
+		if err := sameValue(sa, sb, name, ra, rb); err != nil {
 			return err
 		}
 	}
@@ -91,7 +91,7 @@ func firstID(a, b *scdb.Record) string {
 }
 
 // sameValue compares two values of equal size 64 KiB at a time.
-func sameValue(sa, sb side, list string, ra, rb *scdb.Record, prog *progress) error {
+func sameValue(sa, sb side, list string, ra, rb *scdb.Record) error {
 	const chunk = 64 << 10
 	bufA, bufB := make([]byte, chunk), make([]byte, chunk)
 	rdA, rdB := ra.Reader(), rb.Reader()
@@ -105,7 +105,6 @@ func sameValue(sa, sb side, list string, ra, rb *scdb.Record, prog *progress) er
 		if !bytes.Equal(bufA[:n], bufB[:n]) {
 			return differ(sa, sb, "list %s: the values of id %s differ within bytes %d..%d", quote(list), quote(ra.ID()), off, off+int64(n)-1)
 		}
-		prog.Add(int64(n))
 	}
 	return nil
 }

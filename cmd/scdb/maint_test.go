@@ -159,7 +159,7 @@ func TestSameContents(t *testing.T) {
 			a := openTest(t, pa, true)
 			defer a.Close()
 			defer b.Close()
-			err := sameContents(a, b, "A", "B", nil)
+			err := sameContents(a, b, "A", "B")
 			if change == nil {
 				if err != nil {
 					t.Errorf("equal files differ: %v", err)

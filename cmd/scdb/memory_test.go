@@ -137,6 +137,14 @@ func TestProgress(t *testing.T) {
 	if strings.Count(r.stdout, "\n") != 1000 {
 		t.Error("the progress bar disturbed stdout")
 	}
+	// check, compact and rotate count the bytes they read through the file.
+	fillFile(t, path, 20, 50_000)
+	mustRun(t, keyEnv(), "", "check", path)
+	mustRun(t, keyEnv(), "", "compact", path, path+".small")
+	mustRun(t, keyEnv(), "", "rotate", path, "--keep")
+	if got := mustRun(t, keyEnv(), "", "ls", path, "l").stdout; strings.Count(got, "\n") != 1010 {
+		t.Errorf("after rotate, ls shows %d records", strings.Count(got, "\n"))
+	}
 }
 
 // syncBuffer is a bytes.Buffer safe for the progress goroutine and the test.

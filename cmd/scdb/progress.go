@@ -33,8 +33,8 @@ var (
 )
 
 func (a *app) newProgress() *progress {
-	if !isTerminal(a.stderr) {
-		return nil
+	if !isTerminal(a.stderr) || (a.cmd != nil && a.cmd.name == "export" && isTerminal(a.stdout)) {
+		return nil // no terminal, or one that shows the data itself
 	}
 	return &progress{w: a.stderr}
 }

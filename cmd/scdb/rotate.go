@@ -21,6 +21,9 @@ import (
 // at worst a stray FILE.rotate.tmp.
 func (a *app) rotate(args []string) (err error) {
 	path := args[0]
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real // replace the file a symlink points to, not the link
+	}
 	tmp := path + ".rotate.tmp"
 	if _, err := os.Lstat(tmp); !errors.Is(err, fs.ErrNotExist) {
 		return fail(exitError, "%s exists: an earlier rotate of %s was interrupted (%s itself is intact); delete %s and run rotate again",
@@ -130,7 +133,7 @@ func rotateInto(src *scdb.DB, path, tmp string, creds []*credential, st *scdb.St
 	if err != nil {
 		return nil, copyErr(path, tmp, nil, err)
 	}
-	if _, err := verifyCopy(src, path, tmp, creds[0], st.Bytes, prog); err != nil {
+	if _, err := verifyCopy(src, path, tmp, creds[0], usedBytes(st), prog); err != nil {
 		return nil, err
 	}
 	return slots, replace(tmp, path)
