@@ -186,6 +186,9 @@ func commandUsage(c *command) string {
 	fmt.Fprintf(&b, "usage: scdb %s %s\n  %s\n", c.name, c.args, c.summary)
 	for _, name := range append([]string{"key-file"}, c.flags...) {
 		doc := flagDoc[name]
+		if c.name == "create" && name == "key-file" {
+			doc = "PATH: protect the file with the key in PATH, written there new and random if PATH does not exist"
+		}
 		arg, text, ok := strings.Cut(doc, ": ")
 		if !ok || strings.ContainsAny(arg, " ") {
 			arg, text = "", doc

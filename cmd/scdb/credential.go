@@ -119,14 +119,14 @@ func (a *app) envCredential() (*credential, error) {
 // changing an existing file's credentials, SCDB_PASSPHRASE when creating
 // one, else typed twice at the terminal.
 func (a *app) newPassphrase(path string) (*credential, error) {
-	envName := "SCDB_NEW_PASSPHRASE"
+	envName, hint := "SCDB_NEW_PASSPHRASE", "SCDB_NEW_PASSPHRASE"
 	if a.cmd.name == "create" {
-		envName = "SCDB_PASSPHRASE"
+		envName, hint = "SCDB_PASSPHRASE", "" // the general "no key" message
 	}
 	if p := a.env(envName); p != "" {
 		return &credential{passphrase: []byte(p), source: envName}, nil
 	}
-	pass, err := a.askPassphrase(path, fmt.Sprintf("New passphrase for %s: ", path), true, envName)
+	pass, err := a.askPassphrase(path, fmt.Sprintf("New passphrase for %s: ", path), true, hint)
 	if err != nil {
 		return nil, err
 	}

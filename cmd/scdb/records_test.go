@@ -57,6 +57,7 @@ func TestCreate(t *testing.T) {
 	path := newFile(t)
 	wantExit(t, keyEnv(), "", exitError, []string{path + " already exists"}, "create", path)
 	wantExit(t, keyEnv(), "", exitUsage, []string{"--page-size 1000"}, "create", path+"2", "--page-size", "1000")
+	wantExit(t, env{}, "", exitUsage, []string{"no key for " + path + "2: give --key-file PATH"}, "create", path+"2")
 
 	small := filepath.Join(t.TempDir(), "small.scdb")
 	mustRun(t, keyEnv(), "", "create", "--page-size", "1024", small)
@@ -125,7 +126,8 @@ func TestLocked(t *testing.T) {
 	for _, args := range [][]string{
 		{"put", path, "l", "i", "new"}, {"rm", path, "l", "i"}, {"drop", path, "l"},
 		{"import", path, "l"}, {"passwd", path, "--add-key-file", filepath.Join(t.TempDir(), "k")},
-		{"rotate", path, "--keep"}, {"get", path, "l", "i"}, {"check", path},
+		{"rotate", path, "--keep"}, {"get", path, "l", "i"}, {"check", path}, {"lists", path},
+		{"ls", path, "l"}, {"export", path, "l"}, {"stats", path}, {"compact", path, path + ".small"},
 	} {
 		wantExit(t, keyEnv(), `{"a":1}`, exitLocked, msg, args...)
 	}
@@ -181,6 +183,14 @@ func TestCorruptFile(t *testing.T) {
 	wantExit(t, e, "", exitCorrupt, []string{"page 10"}, "compact", path, compacted)
 	if _, err := os.Stat(compacted); !os.IsNotExist(err) {
 		t.Errorf("a failed compact left %s", compacted)
+	}
+	before := fileBytes(t, path)
+	wantExit(t, e, "", exitCorrupt, []string{"page 10"}, "rotate", path, "--keep")
+	if !bytes.Equal(before, fileBytes(t, path)) {
+		t.Error("a failed rotate changed the file")
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
+		t.Errorf("a failed rotate left files behind: %v", entries)
 	}
 }
 
