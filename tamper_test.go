@@ -178,7 +178,7 @@ var (
 )
 
 // tamperFixtureFor builds the fixture once per test binary.
-func tamperFixtureFor(t *testing.T) *tamperFixture {
+func tamperFixtureFor(t testing.TB) *tamperFixture {
 	t.Helper()
 	tamperOnce.Do(func() { tamperFx, tamperErr = buildTamperFixture(t.TempDir()) })
 	if tamperErr != nil {
@@ -488,8 +488,13 @@ type tamperObs struct {
 
 // tamperObserve opens path with key, reads everything and checks it,
 // comparing every answer with the model of the generation it opened at.
-func tamperObserve(path string, key []byte, states map[uint64]crashRecs) (obs tamperObs) {
-	db, err := scdb.Open(path, scdb.Options{Key: key})
+func tamperObserve(path string, key []byte, states map[uint64]crashRecs) tamperObs {
+	return observeDB(func() (*scdb.DB, error) { return scdb.Open(path, scdb.Options{Key: key}) }, states)
+}
+
+// observeDB is tamperObserve over the database open returns.
+func observeDB(open func() (*scdb.DB, error), states map[uint64]crashRecs) (obs tamperObs) {
+	db, err := open()
 	if err != nil {
 		obs.openErr = err
 		return obs
