@@ -220,7 +220,7 @@ func (l *List) Open(id string) (*Record, error) {
 	if !ok {
 		return nil, fmt.Errorf("list %q id %q: %w", l.name, id, ErrNotFound)
 	}
-	rec := &Record{tx: l.tx, list: ls}
+	rec := &Record{tx: l.tx}
 	return rec, rec.set([]byte(id), bytes.Clone(cell))
 }
 
@@ -283,7 +283,7 @@ func (l *List) scan(from []byte) iter.Seq2[*Record, error] {
 		} else {
 			k, v, ok, err = c.Seek(from)
 		}
-		rec := &Record{tx: l.tx, list: ls}
+		rec := &Record{tx: l.tx}
 		for ; ok && err == nil; k, v, ok, err = c.Next() {
 			if err = rec.set(k, v); err != nil {
 				break
@@ -303,12 +303,10 @@ func (l *List) scan(from []byte) iter.Seq2[*Record, error] {
 
 // Record is one record read from a list.
 type Record struct {
-	tx    *Tx
-	list  *listState
-	id    string
-	cell  []byte
-	size  int64
-	frees uint64 // the transaction's own-page frees when cell was read
+	tx   *Tx
+	id   string
+	cell []byte
+	size int64
 }
 
 func (r *Record) set(id, cell []byte) error {
@@ -317,36 +315,6 @@ func (r *Record) set(id, cell []byte) error {
 		return err
 	}
 	r.id, r.cell, r.size = string(id), cell, size
-	if r.tx.w != nil {
-		r.frees = r.tx.w.ownFrees
-	}
-	return nil
-}
-
-// valid checks that the record may still be read: its transaction is open
-// and, in a write transaction, the pages of its value were not freed and
-// reused by a later write of the same transaction. If they may have been,
-// the record follows its id's current value, or reports ErrNotFound.
-func (r *Record) valid() error {
-	if err := r.tx.check(); err != nil {
-		return err
-	}
-	if r.tx.w == nil || r.tx.w.ownFrees == r.frees {
-		return nil
-	}
-	cell, ok, err := r.list.tree.Get([]byte(r.id))
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("id %q was deleted after it was read: %w", r.id, ErrNotFound)
-	}
-	if !bytes.Equal(cell, r.cell) {
-		if err := r.set([]byte(r.id), bytes.Clone(cell)); err != nil {
-			return err
-		}
-	}
-	r.frees = r.tx.w.ownFrees
 	return nil
 }
 
@@ -359,7 +327,7 @@ func (r *Record) Size() int64 { return r.size }
 // Value returns a copy of the whole value. For values too large to hold in
 // memory use Reader.
 func (r *Record) Value() ([]byte, error) {
-	if err := r.valid(); err != nil {
+	if err := r.tx.check(); err != nil {
 		return nil, err
 	}
 	return record.Value(r.tx.rd, r.cell)
@@ -369,46 +337,36 @@ func (r *Record) Value() ([]byte, error) {
 // at a few pages whatever the value's size. Reading fails with ErrTxDone
 // once the record's transaction has ended.
 func (r *Record) Reader() io.Reader {
-	if err := r.valid(); err != nil {
+	if err := r.tx.check(); err != nil {
 		return errReader{err}
 	}
 	rd, err := record.NewReader(r.tx.rd, r.cell)
 	if err != nil {
 		return errReader{err}
 	}
-	return &recordReader{rec: r, rd: rd, frees: r.frees}
+	return &recordReader{tx: r.tx, rd: rd}
 }
 
-// recordReader checks before every read that the value's pages are still
-// the record's: the transaction is open and, in a write transaction, none
-// of its own pages was freed since (they could have been reused).
+// recordReader fails once the record's transaction has ended: its pages may
+// then be reused. (Within a write transaction they are not: a page freed by
+// a transaction is reused only after it commits, so a record deleted or
+// replaced after it was read still reads as it was.)
 type recordReader struct {
-	rec   *Record
-	rd    *record.Reader
-	frees uint64
-}
-
-func (rr *recordReader) check() error {
-	if err := rr.rec.tx.check(); err != nil {
-		return err
-	}
-	if w := rr.rec.tx.w; w != nil && w.ownFrees != rr.frees {
-		return fmt.Errorf("id %q: the transaction freed pages while the value was being read; open it again: %w", rr.rec.id, ErrTxDone)
-	}
-	return nil
+	tx *Tx
+	rd *record.Reader
 }
 
 func (rr *recordReader) Read(p []byte) (int, error) {
-	if err := rr.check(); err != nil {
+	if err := rr.tx.check(); err != nil {
 		return 0, err
 	}
 	return rr.rd.Read(p)
 }
 
-// WriteTo streams the value to w without an intermediate copy. The checks
-// of Read are made once, before: w must not write to the transaction.
+// WriteTo streams the value to w without an intermediate copy. The
+// transaction is checked once, before: w must not end it.
 func (rr *recordReader) WriteTo(w io.Writer) (int64, error) {
-	if err := rr.check(); err != nil {
+	if err := rr.tx.check(); err != nil {
 		return 0, err
 	}
 	return rr.rd.WriteTo(w)

@@ -281,7 +281,6 @@ type txWriter struct {
 	fl        *freelist.Freelist
 	gen       uint64
 	committed bool
-	ownFrees  uint64 // pages written by this transaction and freed since: they may be reused at once
 }
 
 func (w *txWriter) Page(ref pager.Ref) ([]byte, error)          { return w.p.Page(ref) }
@@ -289,12 +288,8 @@ func (w *txWriter) ReadPages(first pager.Ref, dst []byte) error { return w.p.Rea
 func (w *txWriter) PayloadSize() int                            { return w.p.PayloadSize() }
 func (w *txWriter) Gen() uint64                                 { return w.gen }
 func (w *txWriter) Alloc(n int) (uint64, error)                 { return w.fl.Alloc(n) }
-func (w *txWriter) Free(ref pager.Ref) {
-	if ref.Gen == w.gen {
-		w.ownFrees++
-	}
-	w.fl.Free(ref)
-}
+func (w *txWriter) Free(ref pager.Ref)                          { w.fl.Free(ref) }
+func (w *txWriter) Unalloc(first uint64, n int)                 { w.fl.Unalloc(first, n) }
 func (w *txWriter) WritePage(pgno uint64, payload []byte) error {
 	return w.p.WritePage(pgno, w.gen, payload)
 }

@@ -33,6 +33,7 @@ type Freelist struct {
 	// The open write transaction, if any.
 	txGen     uint64
 	txFreed   []uint64 // committed pages the transaction no longer references
+	txOwn     []uint64 // pages the transaction wrote and no longer references
 	saved     []run    // free as it was at Begin, restored by Rollback
 	savedSize uint64
 	savedOwn  []pager.Ref
@@ -57,7 +58,7 @@ func (f *Freelist) FreeCount() uint64 {
 	for _, p := range f.pending {
 		n += uint64(len(p))
 	}
-	return n + uint64(len(f.txFreed))
+	return n + uint64(len(f.txFreed)+len(f.txOwn))
 }
 
 // Begin starts a write transaction that will commit as generation gen.
@@ -76,6 +77,7 @@ func (f *Freelist) Begin(gen, oldestSnapshot uint64) {
 	}
 	f.txGen = gen
 	f.txFreed = f.txFreed[:0]
+	f.txOwn = f.txOwn[:0]
 	f.saved = slices.Clone(f.free)
 	f.savedSize = f.pageCount
 	f.savedOwn = f.ownPages
@@ -88,6 +90,7 @@ func (f *Freelist) Rollback() {
 	f.pageCount = f.savedSize
 	f.ownPages = f.savedOwn
 	f.txFreed = f.txFreed[:0]
+	f.txOwn = f.txOwn[:0]
 	f.saved = nil
 	f.err = nil
 }
@@ -136,31 +139,52 @@ func (f *Freelist) grow(want uint64) uint64 {
 	return first
 }
 
-// Free records that the state being built no longer references ref. A page
-// this transaction wrote is free again at once; an older one waits until
-// the commit is durable and no snapshot can reach it. A page past the end
-// of the file is a misuse that Save reports, like a double free.
+// Free records that the state being built no longer references ref. Either
+// way the page is not handed out again before the commit: a page of an
+// older generation may be reached by the committed state and by snapshots,
+// and a page this transaction wrote must not be written twice at one
+// generation, or a lost write could bring back its first content with a
+// valid seal (FORMAT.md §8). A page past the end of the file is a misuse
+// that Save reports, like a double free.
 func (f *Freelist) Free(ref pager.Ref) {
-	if ref.Page >= f.pageCount {
+	if ref.Page >= f.pageCount || ref.Page < pager.FirstDataPage {
 		if f.err == nil {
-			f.err = fmt.Errorf("freelist: page %d freed but the file has %d pages", ref.Page, f.pageCount)
+			f.err = fmt.Errorf("freelist: page %d freed but the file's pages are %d..%d", ref.Page, pager.FirstDataPage, f.pageCount-1)
 		}
 		return
 	}
 	if ref.Gen == f.txGen {
-		f.insert(run{ref.Page, 1})
+		f.txOwn = append(f.txOwn, ref.Page)
 		return
 	}
 	f.txFreed = append(f.txFreed, ref.Page)
 }
 
-// Commit ends the transaction: its freed pages become pending on its
-// generation. Call it once the pager's commit has returned nil.
+// Unalloc gives back n pages from first on that Alloc handed out in this
+// transaction and that were never written: unlike freed pages, they are
+// reusable at once (no seal at this generation exists to be confused with).
+func (f *Freelist) Unalloc(first uint64, n int) {
+	if first < pager.FirstDataPage || first+uint64(n) > f.pageCount {
+		if f.err == nil {
+			f.err = fmt.Errorf("freelist: unalloc of pages %d+%d outside the file", first, n)
+		}
+		return
+	}
+	f.insert(run{first, uint64(n)})
+}
+
+// Commit ends the transaction. Call it once the pager's commit has returned
+// nil. Pages the transaction wrote and freed are free at once: no committed
+// state or snapshot ever reached them. Older pages it freed become pending
+// on its generation.
 func (f *Freelist) Commit() {
+	for _, p := range f.txOwn {
+		f.insert(run{p, 1})
+	}
 	if len(f.txFreed) > 0 {
 		f.pending[f.txGen] = append(f.pending[f.txGen], f.txFreed...)
 	}
-	f.txFreed = nil
+	f.txFreed, f.txOwn = nil, nil
 	f.saved = nil
 }
 

@@ -86,16 +86,24 @@ func TestAllocReusesFreed(t *testing.T) {
 	wantAlloc(t, f, 1, 12) // only now does the file grow
 }
 
-func TestOwnFreesReusableAtOnce(t *testing.T) {
+// TestOwnFreesReusableAfterCommit: pages a transaction wrote and freed are
+// not reused by it (no page is written twice at one generation), but are
+// free as soon as it commits, whatever the snapshots.
+func TestOwnFreesReusableAfterCommit(t *testing.T) {
 	f := withFree(t, 10)
 	a := alloc(t, f, 1)
 	b := alloc(t, f, 2)
 	f.Free(ref(a, 3))
 	f.Free(ref(b+1, 3))
+	// Not within the transaction: a page is never written twice at one
+	// generation.
+	wantAlloc(t, f, 1, 13)
+	f.Commit()
+	f.Begin(4, 3)
 	wantAlloc(t, f, 1, a)
 	wantAlloc(t, f, 1, b+1)
-	if f.PageCount() != 13 {
-		t.Fatalf("PageCount %d, want 13", f.PageCount())
+	if f.PageCount() != 14 {
+		t.Fatalf("PageCount %d, want 14", f.PageCount())
 	}
 }
 

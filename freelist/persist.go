@@ -38,6 +38,9 @@ func (f *Freelist) persistSet() ([]run, error) {
 	for _, p := range f.txFreed {
 		all = append(all, run{p, 1})
 	}
+	for _, p := range f.txOwn {
+		all = append(all, run{p, 1})
+	}
 	slices.SortFunc(all, func(a, b run) int { return cmp.Compare(a.start, b.start) })
 	var out []run
 	for _, r := range all {

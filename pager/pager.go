@@ -435,6 +435,14 @@ func (p *Pager) Commit(m Meta) error {
 	if err := p.checkMeta(m); err != nil {
 		return err
 	}
+	// Pages allocated but never written (a streamed value's unused tail)
+	// may end the state: the file must still reach its page count.
+	if need := int64(m.PageCount) * int64(p.pageSize); p.fileSize.Load() < need {
+		if err := p.f.Truncate(need); err != nil {
+			return p.poison(fmt.Errorf("pager: extend file: %w", err))
+		}
+		p.fileSize.Store(need)
+	}
 	if err := p.sync(); err != nil {
 		return p.poison(fmt.Errorf("pager: sync before commit: %w", err))
 	}
@@ -451,9 +459,11 @@ func (p *Pager) Commit(m Meta) error {
 	p.mu.Lock()
 	p.meta = m
 	p.mu.Unlock()
-	// The commit is durable now. A failed trim only leaves unreferenced
-	// bytes at the end of the file, and the next commit tries again.
-	_ = p.trim(int64(m.PageCount) * int64(p.pageSize))
+	// The commit is durable now. The file keeps the pages the previous
+	// commit needs too, so that it stays readable should the new meta page
+	// be damaged later (FORMAT.md §9.1). A failed trim only leaves
+	// unreferenced bytes at the end, and the next commit tries again.
+	_ = p.trim(int64(max(m.PageCount, cur.PageCount)) * int64(p.pageSize))
 	return nil
 }
 

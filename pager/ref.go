@@ -49,10 +49,14 @@ type Writer interface {
 	// Alloc returns the first of n contiguous pages that no committed state
 	// nor open snapshot reaches. The pages belong to the transaction.
 	Alloc(n int) (first uint64, err error)
-	// Free says the state being built no longer references ref. A page the
-	// transaction itself wrote (ref.Gen == Gen()) is reusable at once;
-	// older pages only once no snapshot that can reach them remains.
+	// Free says the state being built no longer references ref. The page
+	// is not handed out again before the transaction commits (so no page is
+	// written twice at one generation); an older page only once no snapshot
+	// that can reach it remains.
 	Free(ref Ref)
+	// Unalloc gives back n pages from first on that Alloc returned to this
+	// transaction and that were never written: they are reusable at once.
+	Unalloc(first uint64, n int)
 	// WritePage seals payload (len PayloadSize) as page pgno at Gen() and
 	// writes it to the file. pgno must have come from Alloc in this
 	// transaction. The payload is not retained.

@@ -97,9 +97,10 @@ func newSealedStore(tb testing.TB, payload int) *sealedStore {
 	return &sealedStore{payload: payload, c: c, next: pager.FirstDataPage, pages: map[uint64][]byte{}}
 }
 
-func (s *sealedStore) PayloadSize() int { return s.payload }
-func (s *sealedStore) Gen() uint64      { return 1 }
-func (s *sealedStore) Free(pager.Ref)   {}
+func (s *sealedStore) PayloadSize() int    { return s.payload }
+func (s *sealedStore) Gen() uint64         { return 1 }
+func (s *sealedStore) Free(pager.Ref)      {}
+func (s *sealedStore) Unalloc(uint64, int) {}
 
 func (s *sealedStore) Alloc(n int) (uint64, error) {
 	s.next += uint64(n)

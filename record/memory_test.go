@@ -56,6 +56,12 @@ func (s *patternStore) Free(ref pager.Ref) {
 	delete(s.pages, ref.Page)
 }
 
+func (s *patternStore) Unalloc(first uint64, n int) {
+	for p := first; p < first+uint64(n); p++ {
+		delete(s.owned, p)
+	}
+}
+
 func (s *patternStore) WritePage(pgno uint64, p []byte) error {
 	n := int(binary.LittleEndian.Uint16(p[2:]))
 	ok := s.owned[pgno] && len(p) == s.payload && n <= len(s.pattern) &&

@@ -239,8 +239,8 @@ func (cw *chainWriter) finish() ([]byte, error) {
 	unused.first += uint64(cw.pos)
 	unused.pages -= cw.pos
 	last.pages = cw.pos
-	for i := range unused.pages {
-		cw.w.Free(pager.Ref{Page: unused.first + uint64(i), Gen: cw.gen})
+	if unused.pages > 0 {
+		cw.w.Unalloc(unused.first, unused.pages)
 	}
 	putHead(cw.head, last.pages, cw.first(), 0)
 	if err := cw.w.WritePage(last.first, cw.head); err != nil {

@@ -30,7 +30,7 @@ type PageError struct {
 }
 
 func (e *PageError) Error() string {
-	return fmt.Sprintf("scdb: corrupt page %d: %s", e.Page, e.Reason)
+	return fmt.Sprintf("corrupt page %d: %s", e.Page, e.Reason)
 }
 
 // Unwrap makes errors.Is(err, ErrCorrupt) hold.

@@ -105,6 +105,18 @@ func (s *Store) Free(ref pager.Ref) {
 	s.free = append(s.free, ref.Page)
 }
 
+// Unalloc implements pager.Writer. It panics if a page was written or is not
+// owned: that is a bug in the code under test.
+func (s *Store) Unalloc(first uint64, n int) {
+	for p := first; p < first+uint64(n); p++ {
+		if _, written := s.pages[p]; written || !s.owned[p] {
+			panic(fmt.Sprintf("memstore: unalloc of page %d (written %v, owned %v)", p, written, s.owned[p]))
+		}
+		delete(s.owned, p)
+		s.free = append(s.free, p)
+	}
+}
+
 // WritePage implements pager.Writer.
 func (s *Store) WritePage(pgno uint64, payload []byte) error {
 	if !s.owned[pgno] {
