@@ -66,3 +66,26 @@ func (db *DB) CompactTo(path string) error {
 	}
 	return dst.Close()
 }
+
+// CreateRekeyed creates a new, empty file at path under a fresh data key
+// and file id, with one key slot for cred and the page size of db, whose
+// generation continues db's: copy db into it (CopyTo) to re-encrypt db, and
+// an application that pins Generation still sees it grow.
+func (db *DB) CreateRekeyed(path string, cred Credential) (*DB, error) {
+	f, err := pager.OpenFile(path, true, false)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	opts := db.p.Options()
+	opts.PageSize = db.p.PageSize()
+	opts.FirstGen = db.Generation() + 1
+	p, err := pager.Create(f, cred.crypt(), opts)
+	if err != nil {
+		f.Close()
+		removeFile(path)
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	dst := newDB(p, freelist.New())
+	dst.name = path
+	return dst, nil
+}

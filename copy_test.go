@@ -2,6 +2,7 @@ package scdb_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -100,4 +101,47 @@ func TestCompactTo(t *testing.T) {
 		c.Close()
 	}
 	t.Logf("source %d bytes, compacted %d", si.Size(), di.Size())
+}
+
+// TestCreateRekeyed: a re-keyed copy opens only with its own credential and
+// continues the original's generation count.
+func TestCreateRekeyed(t *testing.T) {
+	dir := t.TempDir()
+	oldKey, newKey := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	db, err := scdb.Create(filepath.Join(dir, "a.scdb"), scdb.Options{Key: oldKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for i := 0; i < 5; i++ {
+		if err := db.Put("l", fmt.Sprint(i), bytes.Repeat([]byte{byte(i)}, 5000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(dir, "b.scdb")
+	dst, err := db.CreateRekeyed(path, scdb.Credential{Key: newKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dst.Generation() != db.Generation()+1 {
+		t.Errorf("re-keyed file starts at generation %d, want %d", dst.Generation(), db.Generation()+1)
+	}
+	if err := db.CopyTo(dst); err != nil {
+		t.Fatal(err)
+	}
+	dst.Close()
+	if _, err := scdb.Open(path, scdb.Options{Key: oldKey}); !errors.Is(err, scdb.ErrWrongKey) {
+		t.Fatalf("old key on the re-keyed file: %v, want ErrWrongKey", err)
+	}
+	re, err := scdb.Open(path, scdb.Options{Key: newKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer re.Close()
+	if got, err := re.Get("l", "3"); err != nil || !bytes.Equal(got, bytes.Repeat([]byte{3}, 5000)) {
+		t.Fatalf("record 3: %d bytes, %v", len(got), err)
+	}
+	if re.Generation() <= db.Generation() {
+		t.Errorf("re-keyed generation %d does not continue %d", re.Generation(), db.Generation())
+	}
 }

@@ -37,6 +37,7 @@ type Options struct {
 	NoSync    bool            // skip fsync on commit; see FORMAT.md, commit protocol
 	KDF       crypt.KDFParams // Argon2id cost for new passphrase slots; zero means crypt.DefaultKDF
 	Rand      io.Reader       // nonce and key source; nil means crypto/rand (set only for test vectors)
+	FirstGen  uint64          // Create only: the generation of the initial empty state (a re-keyed copy continues its original's count)
 }
 
 func (o *Options) rand() io.Reader {
@@ -105,7 +106,7 @@ func Create(f File, cred crypt.Credential, opts Options) (*Pager, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.writeInitial(0); err != nil {
+	if err := p.writeInitial(opts.FirstGen); err != nil {
 		return nil, err
 	}
 	return p, nil

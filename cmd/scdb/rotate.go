@@ -110,9 +110,7 @@ func (a *app) rotateCredentials(path string, cred *credential) ([]*credential, e
 // rotateInto makes the new file at tmp, fills and verifies it, and renames
 // it over path. It returns the new file's slot index of each credential.
 func rotateInto(src *scdb.DB, path, tmp string, creds []*credential, st *scdb.Stats, prog *progress) ([]int, error) {
-	opts := creds[0].options()
-	opts.PageSize = st.PageSize
-	dst, err := scdb.Create(tmp, opts)
+	dst, err := src.CreateRekeyed(tmp, creds[0].scdb())
 	if err != nil {
 		return nil, fail(exitError, "cannot create %s beside %s: %s", tmp, path, strip(err))
 	}
