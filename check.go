@@ -139,7 +139,10 @@ func (c *checker) run() {
 			c.rep.LeakedPages++
 		}
 	}
-	if c.rep.LeakedPages > 0 {
+	switch {
+	case c.rep.LeakedPages > 0 && len(c.rep.Problems) > 0:
+		c.problem(0, "%d pages are neither reachable nor free: beneath the damage above, or leaked", c.rep.LeakedPages)
+	case c.rep.LeakedPages > 0:
 		c.problem(0, "%d pages are neither reachable nor free (leaked)", c.rep.LeakedPages)
 	}
 }
