@@ -39,14 +39,14 @@ import (
 // (every write issued reaches the file, in order). Files opened with NoSync
 // get only process crashes: that is all NoSync promises to survive (§9.2).
 //
-// By default it runs 100 checks of about 100 actions. A soak run:
+// By default it runs 100 checks of about 200 actions. A soak run:
 //
 //	go test -run '^TestCrash$' -rapid.checks=20000 -timeout 2h .
 //
 // A failure prints a seed and a minimal action sequence; rerun it with
 // -rapid.seed or the printed -rapid.failfile.
 func TestCrash(t *testing.T) {
-	defaultRapidSteps(t, 100)
+	defaultRapidSteps(t, 200)
 	var st crashStats
 	rapid.Check(t, func(rt *rapid.T) {
 		m := newCrashModel(rt, &st)
