@@ -135,7 +135,7 @@ ROTATE (scdb rotate FILE)
   gets only the credentials given here: --keep (the one FILE was opened with),
   --new-passphrase, --new-key-file PATH, any combination; with none of them it
   asks at the terminal whether to keep the one used to open. Every other key
-  slot of FILE is dropped. The new file's generation count starts afresh.
+  slot of FILE is dropped. The new file's generation count goes on from FILE's.
 
 COMPACT (scdb compact SRC DST)
   Writes to DST (which must not exist) a copy of SRC in as few pages as it

@@ -187,5 +187,5 @@ func (a *app) rotated(path string, st *scdb.Stats, creds []*credential, slots []
 	}
 	fmt.Fprintf(w, "the old file had %d key %s: any passphrase or key not listed above no longer opens %s\n",
 		len(st.KeySlots), plural(len(st.KeySlots), "slot", "slots"), path)
-	fmt.Fprintf(w, "the generation count starts afresh; copies of the old file still open with the old credentials\n")
+	fmt.Fprintf(w, "the generation count goes on from the old file's; copies of the old file still open with the old credentials\n")
 }
