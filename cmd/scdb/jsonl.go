@@ -67,7 +67,7 @@ func writeSmallValue(out *bufio.Writer, rec *scdb.Record, prog *progress) error 
 // would end the line) and no whitespace around it (which a parser drops).
 func embeddable(v []byte) bool {
 	return len(v) > 0 && !isJSONSpace(v[0]) && !isJSONSpace(v[len(v)-1]) &&
-		bytes.IndexAny(v, "\r\n") < 0 && json.Valid(v)
+		!bytes.ContainsAny(v, "\r\n") && json.Valid(v)
 }
 
 func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
