@@ -84,6 +84,9 @@ func (tx *Tx) commit() error {
 	if err != nil {
 		return err
 	}
+	if err := tx.w.flush(); err != nil {
+		return err
+	}
 	m := pager.Meta{Gen: tx.w.gen, PageCount: fl.PageCount(), Tree: dirRoot, Freelist: flRoot}
 	if err := tx.db.p.Commit(m); err != nil {
 		return err
@@ -275,21 +278,66 @@ func (tx *Tx) maybeSpill() error {
 
 // txWriter is the pager.Writer of a write transaction: reads go to the
 // pager, allocation to the free list, writes are sealed at the
-// transaction's generation.
+// transaction's generation. Pages written to consecutive page numbers (a
+// value chain's run, tree nodes allocated together) are gathered and sent
+// to the file in one write; any read first sends what is gathered, so the
+// transaction always reads what it wrote.
 type txWriter struct {
 	p         *pager.Pager
 	fl        *freelist.Freelist
 	gen       uint64
 	committed bool
+	run       []byte // sealed pages not yet written, consecutive from runFirst
+	runFirst  uint64
 }
 
-func (w *txWriter) Page(ref pager.Ref) ([]byte, error)          { return w.p.Page(ref) }
-func (w *txWriter) ReadPages(first pager.Ref, dst []byte) error { return w.p.ReadPages(first, dst) }
-func (w *txWriter) PayloadSize() int                            { return w.p.PayloadSize() }
-func (w *txWriter) Gen() uint64                                 { return w.gen }
-func (w *txWriter) Alloc(n int) (uint64, error)                 { return w.fl.Alloc(n) }
-func (w *txWriter) Free(ref pager.Ref)                          { w.fl.Free(ref) }
-func (w *txWriter) Unalloc(first uint64, n int)                 { w.fl.Unalloc(first, n) }
+// maxRunBytes bounds the sealed pages a transaction holds before writing.
+const maxRunBytes = 256 << 10
+
+func (w *txWriter) Page(ref pager.Ref) ([]byte, error) {
+	if err := w.flush(); err != nil {
+		return nil, err
+	}
+	return w.p.Page(ref)
+}
+
+func (w *txWriter) ReadPages(first pager.Ref, dst []byte) error {
+	if err := w.flush(); err != nil {
+		return err
+	}
+	return w.p.ReadPages(first, dst)
+}
+
+func (w *txWriter) PayloadSize() int            { return w.p.PayloadSize() }
+func (w *txWriter) Gen() uint64                 { return w.gen }
+func (w *txWriter) Alloc(n int) (uint64, error) { return w.fl.Alloc(n) }
+func (w *txWriter) Free(ref pager.Ref)          { w.fl.Free(ref) }
+func (w *txWriter) Unalloc(first uint64, n int) { w.fl.Unalloc(first, n) }
+
 func (w *txWriter) WritePage(pgno uint64, payload []byte) error {
-	return w.p.WritePage(pgno, w.gen, payload)
+	size := w.p.PageSize()
+	if len(w.run) > 0 && (pgno != w.runFirst+uint64(len(w.run)/size) || len(w.run) >= maxRunBytes) {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	if len(w.run) == 0 {
+		w.runFirst = pgno
+	}
+	w.run = slices.Grow(w.run, size)[:len(w.run)+size]
+	if err := w.p.SealPage(w.run[len(w.run)-size:], pgno, w.gen, payload); err != nil {
+		w.run = w.run[:len(w.run)-size]
+		return err
+	}
+	return nil
+}
+
+// flush writes the gathered pages.
+func (w *txWriter) flush() error {
+	if len(w.run) == 0 {
+		return nil
+	}
+	err := w.p.WriteSealed(w.runFirst, w.run)
+	w.run = w.run[:0]
+	return err
 }

@@ -2,6 +2,7 @@ package dirtree
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/streamcrypt/scdb/internal/errs"
 	"github.com/streamcrypt/scdb/pager"
@@ -45,10 +46,17 @@ func (t *Tree) writeNodes() error {
 	if t.buf == nil {
 		t.buf = make([]byte, t.payload)
 	}
+	// In page order: a reproducible file, and neighbouring pages reach the
+	// pager together.
+	changed := make([]uint64, 0, len(t.nodes))
 	for pgno, n := range t.nodes {
-		if !n.changed {
-			continue
+		if n.changed {
+			changed = append(changed, pgno)
 		}
+	}
+	slices.Sort(changed)
+	for _, pgno := range changed {
+		n := t.nodes[pgno]
 		if n.used > n.capacity(t.payload) || len(n.keys) == 0 {
 			return fmt.Errorf("dirtree: internal error: node %d holds %d cells in %d bytes", pgno, len(n.keys), n.used)
 		}

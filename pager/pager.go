@@ -397,24 +397,48 @@ func (p *Pager) readAt(buf []byte, pgno uint64) error {
 // the file at once. The caller guarantees pgno is not reachable from the
 // last committed state nor from any open snapshot.
 func (p *Pager) WritePage(pgno, gen uint64, payload []byte) error {
+	bp := p.bufs.Get().(*[]byte)
+	defer p.bufs.Put(bp)
+	if err := p.SealPage(*bp, pgno, gen, payload); err != nil {
+		return err
+	}
+	return p.WriteSealed(pgno, *bp)
+}
+
+// SealPage seals payload as page pgno at generation gen into dst (PageSize
+// bytes) for WriteSealed, and forgets any cached copy of the page: it is
+// about to change. Together they let a writer send a run of pages to the
+// file in one write.
+func (p *Pager) SealPage(dst []byte, pgno, gen uint64, payload []byte) error {
 	if err := p.writable(); err != nil {
 		return err
 	}
-	if pgno < FirstDataPage || len(payload) != p.PayloadSize() {
+	if pgno < FirstDataPage || len(payload) != p.PayloadSize() || len(dst) != p.pageSize {
 		return fmt.Errorf("pager: write of page %d with %d bytes", pgno, len(payload))
 	}
-	bp := p.bufs.Get().(*[]byte)
-	defer p.bufs.Put(bp)
-	if err := p.cipher.Seal(*bp, payload, pgno, gen); err != nil {
+	if err := p.cipher.Seal(dst, payload, pgno, gen); err != nil {
 		return err
 	}
 	p.cache.forget(pgno)
+	return nil
+}
+
+// WriteSealed writes pages sealed by SealPage, consecutive from pgno on, in
+// one write. The caller guarantees they are not reachable from the last
+// committed state nor from any open snapshot.
+func (p *Pager) WriteSealed(pgno uint64, sealed []byte) error {
+	if err := p.writable(); err != nil {
+		return err
+	}
+	if pgno < FirstDataPage || len(sealed)%p.pageSize != 0 {
+		return fmt.Errorf("pager: write of %d bytes at page %d", len(sealed), pgno)
+	}
 	off := int64(pgno) * int64(p.pageSize)
-	if _, err := p.f.WriteAt(*bp, off); err != nil {
-		return fmt.Errorf("pager: write page %d: %w", pgno, err)
+	if _, err := p.f.WriteAt(sealed, off); err != nil {
+		return fmt.Errorf("pager: write pages %d..%d: %w", pgno, pgno+uint64(len(sealed)/p.pageSize)-1, err)
 	}
 	// Only the writer grows the file, so load-then-store does not race.
-	if end := off + int64(p.pageSize); end > p.fileSize.Load() {
+	if end := off + int64(len(sealed)); end > p.fileSize.Load() {
 		p.fileSize.Store(end)
 	}
 	return nil
