@@ -181,12 +181,14 @@ func parsePage(ref pager.Ref, b []byte, overlap bool) (n *node, problems []strin
 	if err != nil {
 		return nil, nil, err
 	}
-	buf := bytes.Clone(b)
-	p.b = buf
+	// The node's cells alias the page: a pager.Reader's pages are never
+	// modified nor reused, and a node never writes into a cell it holds.
+	buf := b
 	n = &node{pgno: ref.Page, leaf: p.leaf}
-	n.keys = make([][]byte, 0, p.n)
+	// Room for a few inserts: a node is decoded to be changed.
+	n.keys = make([][]byte, 0, p.n+4)
 	if p.leaf {
-		n.vals = make([][]byte, 0, p.n)
+		n.vals = make([][]byte, 0, p.n+4)
 	} else {
 		n.kids = make([]pager.Ref, 1, p.n+1)
 		n.kids[0] = pager.Ref{Page: le.Uint64(buf[4:]), Gen: le.Uint64(buf[12:])}
