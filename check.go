@@ -63,7 +63,7 @@ func (db *DB) Check() (*CheckReport, error) {
 		return nil, err
 	}
 	defer tx.Rollback()
-	c := newChecker(db.p, tx.meta)
+	c := newChecker(tx.rd, db.p.PageSize(), tx.meta)
 	c.run()
 	rep := c.rep
 	if fault := db.p.MetaFault(); fault != nil {
@@ -84,11 +84,11 @@ type checker struct {
 	free      bitset
 }
 
-func newChecker(p *pager.Pager, meta pager.Meta) *checker {
+func newChecker(r pager.Reader, pageSize int, meta pager.Meta) *checker {
 	return &checker{
-		r:    p,
+		r:    r,
 		meta: meta,
-		rep: CheckReport{Generation: meta.Gen, PageSize: p.PageSize(), PageCount: meta.PageCount,
+		rep: CheckReport{Generation: meta.Gen, PageSize: pageSize, PageCount: meta.PageCount,
 			Problems: []Problem{}},
 		reachable: newBitset(meta.PageCount),
 		free:      newBitset(meta.PageCount),

@@ -7,6 +7,7 @@ import (
 
 	"github.com/streamcrypt/scdb/dirtree"
 	"github.com/streamcrypt/scdb/freelist"
+	"github.com/streamcrypt/scdb/internal/errs"
 	"github.com/streamcrypt/scdb/pager"
 	"github.com/streamcrypt/scdb/record"
 )
@@ -37,13 +38,13 @@ type listState struct {
 }
 
 func newTx(db *DB, meta pager.Meta, writable bool) *Tx {
-	tx := &Tx{db: db, meta: meta, rd: db.p, lists: map[string]*listState{}}
+	tx := &Tx{db: db, meta: meta, rd: snapshotReader{db.p, meta.PageCount}, lists: map[string]*listState{}}
 	if writable {
 		tx.w = &txWriter{p: db.p, fl: db.fl, gen: meta.Gen + 1}
 		tx.rd = tx.w
 		tx.dir = dirtree.OpenWritable(tx.w, meta.Tree)
 	} else {
-		tx.dir = dirtree.Open(db.p, meta.Tree)
+		tx.dir = dirtree.Open(tx.rd, meta.Tree)
 	}
 	return tx
 }
@@ -276,6 +277,35 @@ func (tx *Tx) maybeSpill() error {
 	return nil
 }
 
+// snapshotReader reads the pages of one committed state: a pointer at or
+// past its page count is corruption (FORMAT.md §6.2), even where the file
+// holds bytes there (an interrupted transaction's pages).
+type snapshotReader struct {
+	p         *pager.Pager
+	pageCount uint64
+}
+
+func (r snapshotReader) Page(ref pager.Ref) ([]byte, error) {
+	if ref.Page >= r.pageCount {
+		return nil, outside(ref.Page, 1, r.pageCount)
+	}
+	return r.p.Page(ref)
+}
+
+func (r snapshotReader) ReadPages(first pager.Ref, dst []byte) error {
+	n := uint64(len(dst) / r.p.PayloadSize())
+	if first.Page >= r.pageCount || n > r.pageCount-first.Page {
+		return outside(first.Page, n, r.pageCount)
+	}
+	return r.p.ReadPages(first, dst)
+}
+
+func (r snapshotReader) PayloadSize() int { return r.p.PayloadSize() }
+
+func outside(pgno, n, pageCount uint64) error {
+	return errs.Corrupt(pgno, "pointer to %d pages from page %d, past the state's %d pages", n, pgno, pageCount)
+}
+
 // txWriter is the pager.Writer of a write transaction: reads go to the
 // pager, allocation to the free list, writes are sealed at the
 // transaction's generation. Pages written to consecutive page numbers (a
@@ -298,14 +328,14 @@ func (w *txWriter) Page(ref pager.Ref) ([]byte, error) {
 	if err := w.flush(); err != nil {
 		return nil, err
 	}
-	return w.p.Page(ref)
+	return snapshotReader{w.p, w.fl.PageCount()}.Page(ref)
 }
 
 func (w *txWriter) ReadPages(first pager.Ref, dst []byte) error {
 	if err := w.flush(); err != nil {
 		return err
 	}
-	return w.p.ReadPages(first, dst)
+	return snapshotReader{w.p, w.fl.PageCount()}.ReadPages(first, dst)
 }
 
 func (w *txWriter) PayloadSize() int            { return w.p.PayloadSize() }
