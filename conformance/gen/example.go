@@ -1,10 +1,14 @@
 package main
 
 import (
+	"crypto/sha256"
+	"io"
+
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"golang.org/x/crypto/hkdf"
 	"os"
 	"strings"
 
@@ -45,8 +49,12 @@ func workedExample() []byte {
 		binary.LittleEndian.Uint16(img[8:]), binary.LittleEndian.Uint16(img[10:]), img[12], img[13], binary.LittleEndian.Uint16(img[14:]))
 	fmt.Fprintf(&b, "- file id `%x`, epoch %d\n", fileID, binary.LittleEndian.Uint64(img[32:]))
 	fmt.Fprintf(&b, "- slot 0: kind %d (raw key), salt `%x`, nonce `%x`, wrapped key `%x`\n", slot[0], slot[16:32], slot[32:56], slot[56:104])
-	fmt.Fprintf(&b, "- KEK = HKDF-SHA256(key, salt, \"scdb v1 raw-key slot\") unwraps the data key `%x`\n", dataKey)
-	fmt.Fprintf(&b, "- checksum XXH64(bytes 0..503) = `%x`\n\n", img[504:512])
+	kek := make([]byte, 32)
+	_, err = io.ReadFull(hkdf.New(sha256.New, key1, slot[16:32], []byte("scdb v1 raw-key slot")), kek)
+	check(err)
+	fmt.Fprintf(&b, "- KEK = HKDF-SHA256(key, salt, \"scdb v1 raw-key slot\") = `%x`\n", kek)
+	fmt.Fprintf(&b, "- XChaCha20-Poly1305-Open(KEK, slot nonce, wrapped key, AD = file id ‖ slot bytes 0–31) gives the data key `%x`\n", dataKey)
+	fmt.Fprintf(&b, "- checksum XXH64(bytes 0..503) = 0x%016x, stored little-endian as `%x`\n\n", binary.LittleEndian.Uint64(img[504:]), img[504:512])
 
 	for pg := 1; pg < len(img)/1024; pg++ {
 		page := img[pg*1024 : (pg+1)*1024]
@@ -70,7 +78,11 @@ func workedExample() []byte {
 		for end > 0 && payload[end-1] == 0 {
 			end--
 		}
-		fmt.Fprintf(&b, "Decrypted payload (%d bytes; all bytes from offset %d on are zero):\n\n```\n%s```\n\n", len(payload), roundUp(end), hexdump(payload[:roundUp(end)], 0))
+		zeros := "all bytes from offset %d on are zero"
+		if roundUp(end) == len(payload) {
+			zeros = "shown whole, %d bytes"
+		}
+		fmt.Fprintf(&b, "Decrypted payload (%d bytes; "+zeros+"):\n\n```\n%s```\n\n", len(payload), roundUp(end), hexdump(payload[:roundUp(end)], 0))
 	}
 	return []byte(b.String())
 }

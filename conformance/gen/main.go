@@ -261,6 +261,7 @@ func (g *generator) build() {
 	g.fail("page-from-other-file", fmt.Sprintf("page %d taken from a file with the same data key and another file id", rootPg), trans, keyOpts, "ErrCorrupt")
 
 	g.buildQueue(keyOpts)
+	g.buildDeep(keyOpts)
 
 	tail := append(slices.Clone(img), streamBytes("tail", 1024)...)
 	g.ok("trailing-garbage", "a page of random bytes after the last page (an interrupted transaction leaves such pages)", tail, keyOpts, 3, m)
@@ -303,6 +304,42 @@ func (g *generator) buildQueue(opts scdb.Options) {
 	check(err)
 	g.ok("queue-refilled-1k", "then one more Append: its id continues the sequence (0000000000000003)", refilled, opts, 3,
 		model{"queue": {id: []byte("job 3")}})
+}
+
+// buildDeep makes a file whose list tree has branch nodes (300 records on
+// 1 KiB pages), values on both sides of the inline limit, and a streamed
+// value long enough for a chain of several runs.
+func (g *generator) buildDeep(opts scdb.Options) {
+	testhook.Rand = newRand("deep-1k")
+	path := tempPath("deep")
+	defer os.Remove(path)
+	db, err := scdb.Create(path, opts)
+	check(err)
+	m := model{"many": {}, "edge": {}}
+	check(db.Update(func(tx *scdb.Tx) error {
+		for i := 0; i < 300; i++ {
+			id, v := fmt.Sprintf("r%04d", i), []byte(fmt.Sprintf("value of record %d", i))
+			check(tx.List("many").Put(id, v))
+			m["many"][id] = v
+		}
+		// The largest inline value beside a 1-byte id, and one byte more.
+		inline := dirtree.MaxValue(1024-crypt.Overhead, 1) - 1
+		for id, size := range map[string]int{"i": inline, "j": inline + 1} {
+			v := pattern(size)
+			check(tx.List("edge").Put(id, v))
+			m["edge"][id] = v
+		}
+		// 40 pages of 960 bytes, streamed: runs of 16 and 32 pages are
+		// allocated, and the last run keeps 24 of its 32.
+		long := pattern(40 * 960)
+		check(tx.List("edge").PutReader("long", bytes.NewReader(long)))
+		m["edge"]["long"] = long
+		return nil
+	}))
+	check(db.Close())
+	img, err := os.ReadFile(path)
+	check(err)
+	g.ok("deep-1k", "list \"many\": 300 records, so its tree has branch nodes; list \"edge\": a value at the inline limit (id \"i\", inline) and one byte over (id \"j\", a chain), and a 38400-byte value streamed in (id \"long\", a chain of two runs, of 16 and 24 pages)", img, opts, 1, m)
 }
 
 // buildTwin makes basic-key-1k again with a different file id but the same
