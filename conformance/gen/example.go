@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/hkdf"
 	"os"
 	"strings"
@@ -56,6 +57,7 @@ func workedExample() []byte {
 	fmt.Fprintf(&b, "- XChaCha20-Poly1305-Open(KEK, slot nonce, wrapped key, AD = file id ‖ slot bytes 0–31) gives the data key `%x`\n", dataKey)
 	fmt.Fprintf(&b, "- checksum XXH64(bytes 0..503) = 0x%016x, stored little-endian as `%x`\n\n", binary.LittleEndian.Uint64(img[504:]), img[504:512])
 
+	b.WriteString(passphraseKEK())
 	for pg := 1; pg < len(img)/1024; pg++ {
 		page := img[pg*1024 : (pg+1)*1024]
 		if bytes.Equal(page, make([]byte, 1024)) {
@@ -111,4 +113,17 @@ func spaced(h string) string {
 		s.WriteString(h[i : i+2])
 	}
 	return s.String()
+}
+
+// passphraseKEK explains the Argon2id step of vector basic-passphrase-4k's
+// slot 0: a known answer for implementations of passphrase slots.
+func passphraseKEK() string {
+	img, err := os.ReadFile("conformance/vectors/basic-passphrase-4k.scdb")
+	check(err)
+	var slot crypt.Slot
+	copy(slot[:], img[64:64+crypt.SlotSize])
+	p := slot.KDF()
+	kek := argon2.IDKey([]byte(passphrase), slot[16:32], p.Time, p.MemoryKiB, p.Threads, 32)
+	return fmt.Sprintf("Passphrase slots, for comparison: slot 0 of `basic-passphrase-4k.scdb` (passphrase %q) has t=%d, m=%d KiB, p=%d and salt `%x`; "+
+		"Argon2id (version 0x13, 32-byte tag) gives the KEK `%x`.\n\n", passphrase, p.Time, p.MemoryKiB, p.Threads, slot[16:32], kek)
 }
