@@ -63,15 +63,6 @@ func decodeListEntry(b []byte) (listEntry, error) {
 // records, or its Append sequence must survive.
 func (e listEntry) kept() bool { return e.count > 0 || e.seq > 0 }
 
-// listCount returns the record count of an encoded list entry: zero for an
-// entry kept only for its Append sequence.
-func listCount(raw []byte) uint64 {
-	if len(raw) < 8 {
-		return 0
-	}
-	return binary.LittleEndian.Uint64(raw)
-}
-
 // MaxIDSize returns the longest list name or record id, in bytes, for a
 // file of the given page size: 256 at 1 KiB pages, 1280 at the default 4 KiB
 // pages, more at larger pages.

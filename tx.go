@@ -159,7 +159,11 @@ func (tx *Tx) Lists() iter.Seq2[string, error] {
 		c := tx.dir.Cursor()
 		k, v, ok, err := c.First()
 		for ; ok && err == nil; k, v, ok, err = c.Next() {
-			if listCount(v) == 0 {
+			var count uint64
+			if count, err = tx.recordCount(k, v); err != nil {
+				break
+			}
+			if count == 0 {
 				continue // kept only for its Append sequence
 			}
 			if !yield(string(k), nil) {
@@ -170,6 +174,20 @@ func (tx *Tx) Lists() iter.Seq2[string, error] {
 			yield("", err)
 		}
 	}
+}
+
+// recordCount is the number of records of list name, whose directory entry
+// holds raw: from the transaction's own state if it changed the list (the
+// entry's root is then written only at commit), else from the entry.
+func (tx *Tx) recordCount(name, raw []byte) (uint64, error) {
+	if ls, ok := tx.lists[string(name)]; ok {
+		return ls.entry.count, nil
+	}
+	e, err := decodeListEntry(raw)
+	if err != nil {
+		return 0, fmt.Errorf("list %q: %w", name, err)
+	}
+	return e.count, nil
 }
 
 // DeleteList removes list name and every record in it, and resets its
