@@ -138,27 +138,23 @@ type slotJSON struct {
 	KDFThread uint8  `json:"kdf_threads,omitempty"`
 }
 
-func (a *app) stats(args []string) (err error) {
+func (a *app) stats(args []string) error {
 	path := args[0]
-	db, cred, err := a.openDB(path, true, nil)
-	if err != nil {
-		return err
-	}
-	defer cred.wipe()
-	defer closeDB(db, path, &err)
-	st, err := db.Stats()
-	if err != nil {
-		return fileErr(path, cred, err)
-	}
-	if a.opts.json {
-		err = writeJSON(a.stdout, statsReportJSON(path, st))
-	} else {
-		_, err = io.WriteString(a.stdout, statsText(path, st))
-	}
-	if err != nil {
-		return fail(exitError, "cannot write to stdout: %v", err)
-	}
-	return nil
+	return a.withDB(path, true, nil, func(db *scdb.DB, cred *credential) (err error) {
+		st, err := db.Stats()
+		if err != nil {
+			return fileErr(path, cred, err)
+		}
+		if a.opts.json {
+			err = writeJSON(a.stdout, statsReportJSON(path, st))
+		} else {
+			_, err = io.WriteString(a.stdout, statsText(path, st))
+		}
+		if err != nil {
+			return fail(exitError, "cannot write to stdout: %v", err)
+		}
+		return nil
+	})
 }
 
 // amplification is file bytes per value byte, or nil without values.

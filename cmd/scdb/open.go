@@ -49,6 +49,19 @@ func openWith(path string, cred *credential, readOnly bool, prog *progress) (*sc
 }
 
 // closeDB closes db, reporting a failure if nothing else failed first.
+// withDB opens path, runs fn with the database and the credential that
+// opened it, then closes the database and wipes the credential. A failure
+// to close is reported when fn succeeded.
+func (a *app) withDB(path string, readOnly bool, prog *progress, fn func(db *scdb.DB, cred *credential) error) (err error) {
+	db, cred, err := a.openDB(path, readOnly, prog)
+	if err != nil {
+		return err
+	}
+	defer cred.wipe()
+	defer closeDB(db, path, &err)
+	return fn(db, cred)
+}
+
 func closeDB(db *scdb.DB, path string, err *error) {
 	if cerr := db.Close(); cerr != nil && *err == nil {
 		*err = fileErr(path, nil, cerr)

@@ -38,150 +38,126 @@ func (a *app) create(args []string) error {
 	return nil
 }
 
-func (a *app) lists(args []string) (err error) {
+func (a *app) lists(args []string) error {
 	path := args[0]
-	db, cred, err := a.openDB(path, true, nil)
-	if err != nil {
-		return err
-	}
-	defer cred.wipe()
-	defer closeDB(db, path, &err)
-	w := &errWriter{w: a.stdout}
-	out := bufio.NewWriter(w)
-	err = db.View(func(tx *scdb.Tx) error {
-		for name, err := range tx.Lists() {
-			if err != nil {
-				return err
+	return a.withDB(path, true, nil, func(db *scdb.DB, cred *credential) (err error) {
+		w := &errWriter{w: a.stdout}
+		out := bufio.NewWriter(w)
+		err = db.View(func(tx *scdb.Tx) error {
+			for name, err := range tx.Lists() {
+				if err != nil {
+					return err
+				}
+				l := tx.List(name)
+				if a.opts.json {
+					out.WriteByte('{')
+					writeNameMember(out, "name", name)
+					writeIntMember(out, "records", l.Len())
+					writeIntMember(out, "bytes", l.Bytes())
+					out.WriteString("}\n")
+				} else {
+					fmt.Fprintf(out, "%10d records %14d bytes  %s\n", l.Len(), l.Bytes(), display(name))
+				}
 			}
-			l := tx.List(name)
-			if a.opts.json {
-				out.WriteByte('{')
-				writeNameMember(out, "name", name)
-				writeIntMember(out, "records", l.Len())
-				writeIntMember(out, "bytes", l.Bytes())
-				out.WriteString("}\n")
-			} else {
-				fmt.Fprintf(out, "%10d records %14d bytes  %s\n", l.Len(), l.Bytes(), display(name))
-			}
-		}
-		return out.Flush()
+			return out.Flush()
+		})
+		return a.outputErr(path, cred, w, err)
 	})
-	return a.outputErr(path, cred, w, err)
 }
 
-func (a *app) ls(args []string) (err error) {
+func (a *app) ls(args []string) error {
 	path, list := args[0], args[1]
-	db, cred, err := a.openDB(path, true, nil)
-	if err != nil {
-		return err
-	}
-	defer cred.wipe()
-	defer closeDB(db, path, &err)
-	w := &errWriter{w: a.stdout}
-	out := bufio.NewWriter(w)
-	err = db.View(func(tx *scdb.Tx) error {
-		l := tx.List(list)
-		if l.Len() == 0 {
-			return noList(path, list)
-		}
-		for rec, err := range l.All() {
-			if err != nil {
-				return err
+	return a.withDB(path, true, nil, func(db *scdb.DB, cred *credential) (err error) {
+		w := &errWriter{w: a.stdout}
+		out := bufio.NewWriter(w)
+		err = db.View(func(tx *scdb.Tx) error {
+			l := tx.List(list)
+			if l.Len() == 0 {
+				return noList(path, list)
 			}
-			if a.opts.json {
-				out.WriteByte('{')
-				writeNameMember(out, "id", rec.ID())
-				writeIntMember(out, "size", rec.Size())
-				out.WriteString("}\n")
-			} else {
-				fmt.Fprintf(out, "%12d  %s\n", rec.Size(), display(rec.ID()))
+			for rec, err := range l.All() {
+				if err != nil {
+					return err
+				}
+				if a.opts.json {
+					out.WriteByte('{')
+					writeNameMember(out, "id", rec.ID())
+					writeIntMember(out, "size", rec.Size())
+					out.WriteString("}\n")
+				} else {
+					fmt.Fprintf(out, "%12d  %s\n", rec.Size(), display(rec.ID()))
+				}
 			}
-		}
-		return out.Flush()
+			return out.Flush()
+		})
+		return a.outputErr(path, cred, w, err)
 	})
-	return a.outputErr(path, cred, w, err)
 }
 
 // get streams the value to stdout through Record.Reader: memory stays at a
 // few pages whatever the value's size.
-func (a *app) get(args []string) (err error) {
+func (a *app) get(args []string) error {
 	path, list, id := args[0], args[1], args[2]
-	db, cred, err := a.openDB(path, true, nil)
-	if err != nil {
-		return err
-	}
-	defer cred.wipe()
-	defer closeDB(db, path, &err)
-	w := &errWriter{w: a.stdout}
-	err = db.View(func(tx *scdb.Tx) error {
-		rec, err := tx.List(list).Open(id)
-		if errors.Is(err, scdb.ErrNotFound) {
-			return noRecord(tx, path, list, id)
-		}
-		if err != nil {
+	return a.withDB(path, true, nil, func(db *scdb.DB, cred *credential) (err error) {
+		w := &errWriter{w: a.stdout}
+		err = db.View(func(tx *scdb.Tx) error {
+			rec, err := tx.List(list).Open(id)
+			if errors.Is(err, scdb.ErrNotFound) {
+				return noRecord(tx, path, list, id)
+			}
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(w, rec.Reader())
 			return err
-		}
-		_, err = io.Copy(w, rec.Reader())
-		return err
+		})
+		return a.outputErr(path, cred, w, err)
 	})
-	return a.outputErr(path, cred, w, err)
 }
 
 // put streams the value from its argument or stdin into the file with
 // List.PutReader, in one transaction.
-func (a *app) put(args []string) (err error) {
+func (a *app) put(args []string) error {
 	path, list, id := args[0], args[1], args[2]
 	src := &errReader{r: a.stdin}
 	if len(args) == 4 && args[3] != "-" {
 		src.r = strings.NewReader(args[3])
 	}
-	db, cred, err := a.openDB(path, false, nil)
-	if err != nil {
-		return err
-	}
-	defer cred.wipe()
-	defer closeDB(db, path, &err)
-	err = db.Update(func(tx *scdb.Tx) error { return tx.List(list).PutReader(id, src) })
-	if src.err != nil {
-		return fail(exitError, "cannot read the value from stdin (%v); %s is unchanged", src.err, path)
-	}
-	return writeErr(path, cred, err)
+	return a.withDB(path, false, nil, func(db *scdb.DB, cred *credential) (err error) {
+		err = db.Update(func(tx *scdb.Tx) error { return tx.List(list).PutReader(id, src) })
+		if src.err != nil {
+			return fail(exitError, "cannot read the value from stdin (%v); %s is unchanged", src.err, path)
+		}
+		return writeErr(path, cred, err)
+	})
 }
 
-func (a *app) rm(args []string) (err error) {
+func (a *app) rm(args []string) error {
 	path, list, id := args[0], args[1], args[2]
-	db, cred, err := a.openDB(path, false, nil)
-	if err != nil {
-		return err
-	}
-	defer cred.wipe()
-	defer closeDB(db, path, &err)
-	err = db.Update(func(tx *scdb.Tx) error {
-		err := tx.List(list).Delete(id)
-		if errors.Is(err, scdb.ErrNotFound) {
-			return noRecord(tx, path, list, id)
-		}
-		return err
+	return a.withDB(path, false, nil, func(db *scdb.DB, cred *credential) (err error) {
+		err = db.Update(func(tx *scdb.Tx) error {
+			err := tx.List(list).Delete(id)
+			if errors.Is(err, scdb.ErrNotFound) {
+				return noRecord(tx, path, list, id)
+			}
+			return err
+		})
+		return writeErr(path, cred, err)
 	})
-	return writeErr(path, cred, err)
 }
 
-func (a *app) drop(args []string) (err error) {
+func (a *app) drop(args []string) error {
 	path, list := args[0], args[1]
-	db, cred, err := a.openDB(path, false, nil)
-	if err != nil {
-		return err
-	}
-	defer cred.wipe()
-	defer closeDB(db, path, &err)
-	err = db.Update(func(tx *scdb.Tx) error {
-		err := tx.DeleteList(list)
-		if errors.Is(err, scdb.ErrNotFound) {
-			return noList(path, list)
-		}
-		return err
+	return a.withDB(path, false, nil, func(db *scdb.DB, cred *credential) (err error) {
+		err = db.Update(func(tx *scdb.Tx) error {
+			err := tx.DeleteList(list)
+			if errors.Is(err, scdb.ErrNotFound) {
+				return noList(path, list)
+			}
+			return err
+		})
+		return writeErr(path, cred, err)
 	})
-	return writeErr(path, cred, err)
 }
 
 func noList(path, list string) error {

@@ -12,35 +12,31 @@ import (
 )
 
 // export writes the list from one snapshot, one line per record in id order.
-func (a *app) export(args []string) (err error) {
+func (a *app) export(args []string) error {
 	path, list := args[0], args[1]
-	db, cred, err := a.openDB(path, true, nil)
-	if err != nil {
-		return err
-	}
-	defer cred.wipe()
-	defer closeDB(db, path, &err)
-	w := &errWriter{w: a.stdout}
-	out := bufio.NewWriterSize(w, 64<<10)
-	err = db.View(func(tx *scdb.Tx) error {
-		l := tx.List(list)
-		if l.Len() == 0 {
-			return noList(path, list)
-		}
-		prog := a.newProgress()
-		prog.Start("export", l.Bytes())
-		defer prog.Stop()
-		for rec, err := range l.All() {
-			if err != nil {
-				return err
+	return a.withDB(path, true, nil, func(db *scdb.DB, cred *credential) (err error) {
+		w := &errWriter{w: a.stdout}
+		out := bufio.NewWriterSize(w, 64<<10)
+		err = db.View(func(tx *scdb.Tx) error {
+			l := tx.List(list)
+			if l.Len() == 0 {
+				return noList(path, list)
 			}
-			if err := writeExportLine(out, rec, prog); err != nil {
-				return err
+			prog := a.newProgress()
+			prog.Start("export", l.Bytes())
+			defer prog.Stop()
+			for rec, err := range l.All() {
+				if err != nil {
+					return err
+				}
+				if err := writeExportLine(out, rec, prog); err != nil {
+					return err
+				}
 			}
-		}
-		return out.Flush()
+			return out.Flush()
+		})
+		return a.outputErr(path, cred, w, err)
 	})
-	return a.outputErr(path, cred, w, err)
 }
 
 // importer stores the lines of an import in transactions of batch records,
@@ -58,31 +54,27 @@ type importer struct {
 	appended  int
 }
 
-func (a *app) importCmd(args []string) (err error) {
+func (a *app) importCmd(args []string) error {
 	path, list := args[0], args[1]
 	if a.opts.batch < 0 {
 		return usageErr(a.cmd, "--batch %d: give a positive number of records, or 0 for one transaction", a.opts.batch)
 	}
-	db, cred, err := a.openDB(path, false, nil)
-	if err != nil {
-		return err
-	}
-	defer cred.wipe()
-	defer closeDB(db, path, &err)
-	prog := a.newProgress()
-	prog.Start("import", inputSize(a.stdin))
-	defer prog.Stop()
-	in := &errReader{r: countingReader{r: a.stdin, p: prog}}
-	im := &importer{db: db, list: list, batch: a.opts.batch,
-		rules: lineRules{idField: a.opts.idField, raw: a.opts.raw}}
-	if err := im.run(bufio.NewReaderSize(in, 64<<10)); err != nil {
+	return a.withDB(path, false, nil, func(db *scdb.DB, cred *credential) (err error) {
+		prog := a.newProgress()
+		prog.Start("import", inputSize(a.stdin))
+		defer prog.Stop()
+		in := &errReader{r: countingReader{r: a.stdin, p: prog}}
+		im := &importer{db: db, list: list, batch: a.opts.batch,
+			rules: lineRules{idField: a.opts.idField, raw: a.opts.raw}}
+		if err := im.run(bufio.NewReaderSize(in, 64<<10)); err != nil {
+			prog.Stop()
+			return im.explain(path, cred, in.err, err)
+		}
 		prog.Stop()
-		return im.explain(path, cred, in.err, err)
-	}
-	prog.Stop()
-	fmt.Fprintf(a.stdout, "imported %d records into list %s of %s (%d by id, %d appended)\n",
-		im.byID+im.appended, quote(list), path, im.byID, im.appended)
-	return nil
+		fmt.Fprintf(a.stdout, "imported %d records into list %s of %s (%d by id, %d appended)\n",
+			im.byID+im.appended, quote(list), path, im.byID, im.appended)
+		return nil
+	})
 }
 
 // inputSize is the size of stdin when it is a regular file, for the
