@@ -30,6 +30,9 @@ var (
 	// ErrInvalid: an invalid argument, such as Options with both a key and a
 	// passphrase.
 	ErrInvalid = errs.ErrInvalid
+	// ErrKDFLimit: a passphrase slot asks Argon2id for more work than
+	// Options.MaxKDFMemoryKiB and MaxKDFWork allow, so it was not tried.
+	ErrKDFLimit = errs.ErrKDFLimit
 )
 
 // CorruptPageError is the type of corruption errors that name a page; use

@@ -1,6 +1,8 @@
 package scdb
 
 import (
+	"fmt"
+
 	"github.com/streamcrypt/scdb/crypt"
 	"github.com/streamcrypt/scdb/pager"
 )
@@ -83,6 +85,11 @@ func (db *DB) lockWriter() error {
 	if db.closed.Load() {
 		db.writer.Unlock()
 		return ErrClosed
+	}
+	if db.superseded != "" {
+		db.writer.Unlock()
+		return fmt.Errorf("%w: this database was compacted into %s, which replaces it; open that file to write",
+			ErrReadOnly, db.superseded)
 	}
 	return nil
 }

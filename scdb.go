@@ -46,11 +46,29 @@ type Options struct {
 	ReadOnly   bool   // Open only: no writes; the file is shared-locked
 	NoSync     bool   // skip fsync at commit: an application crash loses nothing committed, but a power loss or OS crash may lose recent commits or corrupt the file
 	CacheSize  int    // bytes of decrypted pages kept in memory; 0 means 4 MiB
+
+	// MaxKDFMemoryKiB and MaxKDFWork cap the Argon2id work Open pays for
+	// each passphrase slot: at most MaxKDFMemoryKiB of memory, and passes ×
+	// memory at most MaxKDFWork (KiB-passes). A slot's cost is stored in the
+	// plaintext header, where anyone who can write the file can raise it, so
+	// a slot above the caps is not tried (ErrKDFLimit names them). Zero means
+	// twice the cost of a default slot: 131072 KiB (128 MiB) and 393216.
+	// Raise them only to open files whose slots you created with more.
+	MaxKDFMemoryKiB uint32
+	MaxKDFWork      uint64
+
+	// RequireNewestMeta makes Open fail with ErrCorrupt instead of falling
+	// back to the previous commit when the newest commit's meta page is
+	// damaged (see DB.MetaFault). A crash that tears a commit's meta write
+	// looks the same, so after such a crash the file opens only without it.
+	RequireNewestMeta bool
 }
 
 func (o *Options) pagerOptions() pager.Options {
 	po := pager.Options{PageSize: o.PageSize, CacheSize: o.CacheSize, ReadOnly: o.ReadOnly, NoSync: o.NoSync,
-		Rand: testhook.Rand}
+		KDFLimit:          crypt.KDFLimit{MemoryKiB: o.MaxKDFMemoryKiB, Work: o.MaxKDFWork},
+		RequireNewestMeta: o.RequireNewestMeta,
+		Rand:              testhook.Rand}
 	if testhook.KDF != nil {
 		po.KDF = *testhook.KDF
 	}
@@ -68,7 +86,8 @@ type DB struct {
 	fl     *freelist.Freelist // nil when read-only
 	closed atomic.Bool
 
-	writer sync.Mutex // held by the one open read-write transaction
+	writer     sync.Mutex // held by the one open read-write transaction
+	superseded string     // set by CompactTo: the file that replaces this one; guarded by writer
 
 	mu      sync.Mutex     // guards readers
 	readers map[uint64]int // open read snapshots by generation
@@ -150,6 +169,13 @@ func (db *DB) Close() error {
 	}
 	return db.p.Close()
 }
+
+// MetaFault reports, when the file was opened, that its meta page other
+// than the one in use was damaged or did not hold the generation just before
+// it: the newest commit may have been dropped (by damage, or by a crash that
+// tore its meta write; the two look alike). It is nil for a healthy file.
+// Options.RequireNewestMeta makes Open refuse such a file instead.
+func (db *DB) MetaFault() error { return db.p.MetaFault() }
 
 // Generation returns the number of the last commit. It grows by one with
 // every commit; an application that stores it elsewhere can notice a file

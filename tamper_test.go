@@ -26,7 +26,7 @@ package scdb_test
 // | flip the same bit after the magic in both header copies (4032 files) | Open: ErrCorrupt naming page 0 |
 // | header copies swapped | last commit |
 // | magic changed in both copies | Open: ErrNotSCDB |
-// | major version 2, checksums fixed | Open: ErrVersion |
+// | major version 3, checksums fixed | Open: ErrVersion |
 // | minor version 1, checksums fixed | Open: ErrVersion |
 // | cipher suite 0, checksums fixed | Open: ErrVersion |
 // | cipher suite 2, checksums fixed | Open: ErrVersion |
@@ -36,9 +36,10 @@ package scdb_test
 // | page size shift 17, checksums fixed | Open: ErrCorrupt naming page 0 |
 // | page size shift 11 (2 KiB), checksums fixed | Open: ErrCorrupt naming a meta page (1 or 2) |
 // | page size shift 16 (64 KiB, longer than the file), checksums fixed | Open: ErrCorrupt naming a meta page (1 or 2) |
-// | file id changed, checksums fixed | Open: ErrWrongKey |
+// | file id changed, checksums fixed | Open: ErrCorrupt naming a meta page (1 or 2) |
+// | key id changed, checksums fixed | Open: ErrWrongKey |
 // | epoch changed, checksums fixed | last commit |
-// | reserved byte 40 set, checksums fixed | Open: ErrCorrupt naming page 0 |
+// | reserved byte 56 set, checksums fixed | Open: ErrCorrupt naming page 0 |
 // | reserved byte 503 set, checksums fixed | Open: ErrCorrupt naming page 0 |
 // | slot 0 kind 3 (unknown), checksums fixed | Open: ErrCorrupt naming page 0 |
 // | slot 0 kind 1 (passphrase without Argon2id parameters), checksums fixed | Open: ErrCorrupt naming page 0 |
@@ -50,7 +51,7 @@ package scdb_test
 // | slot 0 wrapped data key changed, checksums fixed | Open: ErrWrongKey |
 // | empty slot 1 given a non-zero byte, checksums fixed | Open: ErrCorrupt naming page 0 |
 // | checksum changed in both copies | Open: ErrCorrupt naming page 0 |
-// | major version 2 in copy 0 only, its checksum fixed | last commit |
+// | major version 3 in copy 0 only, its checksum fixed | last commit |
 // | header rolled back to its copy from before ReplaceKeySlot | Open: ErrWrongKey; the replaced key opens the last commit (not detectable, SECURITY.md) |
 // | header taken from another file made with the same key | Open: ErrCorrupt naming a meta page (1 or 2) |
 // | flip each bit of the newest meta page (8192 files) | previous commit, Check warns |
@@ -58,7 +59,7 @@ package scdb_test
 // | meta pages swapped | Open: ErrCorrupt naming a meta page (1 or 2) |
 // | both meta pages zeroed | Open: ErrCorrupt naming a meta page (1 or 2) |
 // | newest meta page put back to its copy from two commits before | previous commit (not detectable: both metas valid) |
-// | older meta page put back to its copy from two commits before | last commit |
+// | older meta page put back to its copy from two commits before | last commit, Check warns |
 // | flip each bit of a branch page (8192 files) | read: ErrCorrupt naming the damaged page |
 // | flip each bit of a leaf page (8192 files) | read: ErrCorrupt naming the damaged page |
 // | flip each bit of a value chain's run head (8192 files) | read: ErrCorrupt naming the damaged page |
@@ -74,7 +75,7 @@ package scdb_test
 // | the freelist page put back to its copy from an earlier commit | Open: ErrCorrupt naming the damaged page |
 // | a leaf page copied from another file made with the same key | read: ErrCorrupt naming the damaged page |
 // | a leaf page copied from a file with the same data key but another file id | read: ErrCorrupt naming the damaged page |
-// | a leaf page of the file copied into its compacted successor (same id and data key) | read: ErrCorrupt naming the damaged page |
+// | a leaf page of the file copied into its compacted successor (same data key, new file id) | read: ErrCorrupt naming the damaged page |
 // | truncated to 0, 100 or 511 bytes | Open: ErrNotSCDB |
 // | truncated to 512, 1023, 1024, 2048 or 3071 bytes | Open: ErrCorrupt naming a meta page (1 or 2) |
 // | truncated to 3072 bytes, to one page short, to one byte short | Open: ErrCorrupt naming the last page of the committed state |
@@ -226,7 +227,7 @@ func buildTamperFixture(dir string) (*tamperFixture, error) {
 	if need := len(prev) * tamperPageSize; len(fx.main.image) < need {
 		return nil, fmt.Errorf("fixture's last commit cut the file to %d bytes, below its previous commit's %d", len(fx.main.image), need)
 	}
-	// The successor: main compacted, which keeps its id and data key.
+	// The successor: main compacted, which keeps its data key under a new file id.
 	path := filepath.Join(dir, "successor.scdb")
 	db, err := scdb.Open(filepath.Join(dir, "main.scdb"), scdb.Options{Key: tamperKey2, ReadOnly: true})
 	if err != nil {
@@ -822,7 +823,7 @@ func tamperCases() []tamperCase {
 			b[1], b[513] = 's', 's'
 			return nil
 		}),
-		headerEdit("major version 2", wantVersion, func(h []byte) { h[8] = 2 }),
+		headerEdit("major version 3", wantVersion, func(h []byte) { h[8] = 3 }),
 		headerEdit("minor version 1", wantVersion, func(h []byte) { h[10] = 1 }),
 		headerEdit("cipher suite 0", wantVersion, func(h []byte) { h[12] = 0 }),
 		headerEdit("cipher suite 2", wantVersion, func(h []byte) { h[12] = 2 }),
@@ -832,9 +833,10 @@ func tamperCases() []tamperCase {
 		headerEdit("page size shift 17", wantHeader, func(h []byte) { h[13] = 17 }),
 		headerEdit("page size shift 11 (2 KiB)", wantMeta, func(h []byte) { h[13] = 11 }),
 		headerEdit("page size shift 16 (64 KiB, longer than the file)", wantMeta, func(h []byte) { h[13] = 16 }),
-		headerEdit("file id changed", wantWrongKey, func(h []byte) { h[20] ^= 1 }),
+		headerEdit("file id changed", wantMeta, func(h []byte) { h[20] ^= 1 }),
+		headerEdit("key id changed", wantWrongKey, func(h []byte) { h[44] ^= 1 }),
 		headerEdit("epoch changed", wantLast, func(h []byte) { h[32] += 7 }),
-		headerEdit("reserved byte 40 set", wantHeader, func(h []byte) { h[40] = 1 }),
+		headerEdit("reserved byte 56 set", wantHeader, func(h []byte) { h[56] = 1 }),
 		headerEdit("reserved byte 503 set", wantHeader, func(h []byte) { h[503] = 1 }),
 		headerEdit("slot 0 kind 3 (unknown)", wantHeader, func(h []byte) { h[64] = 3 }),
 		headerEdit("slot 0 kind 1 (passphrase without Argon2id parameters)", wantHeader, func(h []byte) { h[64] = 1 }),
@@ -850,8 +852,8 @@ func tamperCases() []tamperCase {
 			b[512+504] ^= 1
 			return []uint64{0}
 		}),
-		pageEdit("major version 2 in copy 0 only, its checksum fixed", wantLast, func(t *testing.T, fx *tamperFixture, b []byte) []uint64 {
-			fixHeaders(b, func(h []byte) { h[8] = 2 }, 0)
+		pageEdit("major version 3 in copy 0 only, its checksum fixed", wantLast, func(t *testing.T, fx *tamperFixture, b []byte) []uint64 {
+			fixHeaders(b, func(h []byte) { h[8] = 3 }, 0)
 			return nil
 		}),
 		pageEdit("header rolled back to its copy from before ReplaceKeySlot",
@@ -881,7 +883,7 @@ func tamperCases() []tamperCase {
 				copy(pageBytes(b, pg), pageBytes(fx.images[fx.main.gen-2], pg))
 				return nil
 			}),
-		pageEdit("older meta page put back to its copy from two commits before", wantLast,
+		pageEdit("older meta page put back to its copy from two commits before", tamperWant{outcome: "last", warn: true},
 			func(t *testing.T, fx *tamperFixture, b []byte) []uint64 {
 				pg := metaOld(fx)
 				copy(pageBytes(b, pg), pageBytes(fx.images[fx.main.gen-3], pg))
@@ -927,7 +929,7 @@ func tamperCases() []tamperCase {
 		pageEdit("a leaf page copied from a file with the same data key but another file id", wantReadPage, func(t *testing.T, fx *tamperFixture, b []byte) []uint64 {
 			return copyLeafFrom(t, fx, b, &fx.twin)
 		}),
-		{name: "a leaf page of the file copied into its compacted successor (same id and data key)", want: wantReadPage,
+		{name: "a leaf page of the file copied into its compacted successor (same data key, new file id)", want: wantReadPage,
 			edit: func(t *testing.T, fx *tamperFixture) ([][]byte, *tamperFile, []uint64) {
 				b := bytes.Clone(fx.successor.image)
 				pg := fx.successor.firstOf(t, kindLeaf, "alpha")

@@ -44,12 +44,46 @@ type KDFParams struct {
 // strong enough for a passphrase typed by a person.
 var DefaultKDF = KDFParams{Time: 3, MemoryKiB: 64 * 1024, Threads: 4}
 
-// Bounds a reader accepts, so a hostile header cannot make Open hang or
-// exhaust memory.
+// The format's bounds on a slot's parameters (FORMAT.md §4.2). They only
+// say what a well-formed slot looks like; what a reader is willing to pay is
+// its KDFLimit.
 const (
 	maxKDFTime   = 64
 	maxKDFMemory = 4 << 20 // 4 GiB in KiB
 )
+
+// KeyIDSize is the size of the key id that key slots bind: it names the data
+// key, and every file that holds that data key (a file and its compacted
+// successors) has the same one.
+const KeyIDSize = 16
+
+// KDFLimit is the most Argon2id work a reader pays to try one passphrase
+// slot. Slot parameters sit in the plaintext header, where anyone who can
+// write the file can raise them before any AEAD can object, so the file may
+// ask but the application decides: a slot above the limit is not tried.
+type KDFLimit struct {
+	MemoryKiB uint32 // largest m, in KiB
+	Work      uint64 // largest t × m, in KiB-passes
+}
+
+// DefaultKDFLimit allows twice DefaultKDF's memory and twice its work, so
+// an open of a file whose four slots were all raised to the limit costs at
+// most eight times an open of a default slot, with one Argon2id buffer of at
+// most 128 MiB alive at a time.
+var DefaultKDFLimit = KDFLimit{
+	MemoryKiB: 2 * DefaultKDF.MemoryKiB,
+	Work:      2 * uint64(DefaultKDF.Time) * uint64(DefaultKDF.MemoryKiB),
+}
+
+// Allows reports, as an error wrapping errs.ErrKDFLimit, a cost above l.
+func (l KDFLimit) Allows(p KDFParams) error {
+	if p.MemoryKiB > l.MemoryKiB || uint64(p.Time)*uint64(p.MemoryKiB) > l.Work {
+		return fmt.Errorf("%w: Argon2id t=%d m=%d KiB is above the limit of m ≤ %d KiB and t×m ≤ %d "+
+			"(raise Options.MaxKDFMemoryKiB / MaxKDFWork to open a file created with a higher cost)",
+			errs.ErrKDFLimit, p.Time, p.MemoryKiB, l.MemoryKiB, l.Work)
+	}
+	return nil
+}
 
 func (p KDFParams) validate() error {
 	switch {
@@ -150,9 +184,9 @@ func NewDataKey(rand io.Reader) ([]byte, error) {
 	return k, nil
 }
 
-// NewSlot wraps dataKey for cred in file fileID. kdf is used for a
+// NewSlot wraps dataKey, named by keyID, for cred. kdf is used for a
 // passphrase and ignored for a raw key.
-func NewSlot(dataKey []byte, cred Credential, kdf KDFParams, fileID [FileIDSize]byte, rand io.Reader) (Slot, error) {
+func NewSlot(dataKey []byte, cred Credential, kdf KDFParams, keyID [KeyIDSize]byte, rand io.Reader) (Slot, error) {
 	var s Slot
 	kind, err := cred.kind()
 	if err != nil {
@@ -179,20 +213,26 @@ func NewSlot(dataKey []byte, cred Credential, kdf KDFParams, fileID [FileIDSize]
 	if err != nil {
 		return s, err
 	}
-	ad := s.ad(fileID)
+	ad := s.ad(keyID)
 	aead.Seal(s[56:56], s[32:56], dataKey, ad[:])
 	return s, nil
 }
 
 // Unwrap returns the data key if cred opens this slot, and an error wrapping
-// errs.ErrWrongKey if it does not (or if the slot is of the other kind).
-func (s *Slot) Unwrap(cred Credential, fileID [FileIDSize]byte) ([]byte, error) {
+// errs.ErrWrongKey if it does not (or if the slot is of the other kind). A
+// passphrase slot whose cost is above limit is not tried: errs.ErrKDFLimit.
+func (s *Slot) Unwrap(cred Credential, keyID [KeyIDSize]byte, limit KDFLimit) ([]byte, error) {
 	kind, err := cred.kind()
 	if err != nil {
 		return nil, err
 	}
 	if kind != s.Kind() {
 		return nil, errs.ErrWrongKey
+	}
+	if kind == SlotPassphrase {
+		if err := limit.Allows(s.KDF()); err != nil {
+			return nil, err
+		}
 	}
 	kek, err := s.kek(cred)
 	if err != nil {
@@ -203,7 +243,7 @@ func (s *Slot) Unwrap(cred Credential, fileID [FileIDSize]byte) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
-	ad := s.ad(fileID)
+	ad := s.ad(keyID)
 	key, err := aead.Open(nil, s[32:56], s[56:], ad[:])
 	if err != nil {
 		return nil, errs.ErrWrongKey
@@ -228,11 +268,13 @@ func (s *Slot) kek(cred Credential) ([]byte, error) {
 	return kek, nil
 }
 
-// ad is the associated data of the wrap: fileID || slot bytes 0..32 (kind,
-// parameters, salt), so a slot's parameters cannot be altered unnoticed.
-func (s *Slot) ad(fileID [FileIDSize]byte) [FileIDSize + slotAuthLen]byte {
-	var ad [FileIDSize + slotAuthLen]byte
-	copy(ad[:], fileID[:])
-	copy(ad[FileIDSize:], s[:slotAuthLen])
+// ad is the associated data of the wrap: keyID || slot bytes 0..32 (kind,
+// parameters, salt), so a slot's parameters cannot be altered unnoticed. It
+// binds the key id, not the file id, so that a successor file (a new file
+// id, the same data key) keeps its predecessor's slots as they are.
+func (s *Slot) ad(keyID [KeyIDSize]byte) [KeyIDSize + slotAuthLen]byte {
+	var ad [KeyIDSize + slotAuthLen]byte
+	copy(ad[:], keyID[:])
+	copy(ad[KeyIDSize:], s[:slotAuthLen])
 	return ad
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/streamcrypt/scdb/crypt"
@@ -61,16 +62,16 @@ func TestSlotRoundTrip(t *testing.T) {
 			if bytes.Contains(s[:], dataKey[:16]) {
 				t.Fatal("slot holds the data key in clear")
 			}
-			got, err := s.Unwrap(tc.cred, id)
+			got, err := s.Unwrap(tc.cred, id, crypt.DefaultKDFLimit)
 			if err != nil || !bytes.Equal(got, dataKey) {
 				t.Fatalf("Unwrap = %x, %v; want the data key", got, err)
 			}
 			for _, w := range tc.wrong {
-				if _, err := s.Unwrap(w, id); !errors.Is(err, errs.ErrWrongKey) {
+				if _, err := s.Unwrap(w, id, crypt.DefaultKDFLimit); !errors.Is(err, errs.ErrWrongKey) {
 					t.Errorf("Unwrap with wrong credential: %v, want ErrWrongKey", err)
 				}
 			}
-			if _, err := s.Unwrap(tc.cred, fileID(8)); !errors.Is(err, errs.ErrWrongKey) {
+			if _, err := s.Unwrap(tc.cred, fileID(8), crypt.DefaultKDFLimit); !errors.Is(err, errs.ErrWrongKey) {
 				t.Errorf("Unwrap in another file: %v, want ErrWrongKey", err)
 			}
 			// Two slots for the same credential use different salts.
@@ -94,7 +95,7 @@ func TestSlotTampering(t *testing.T) {
 			for bit := 0; bit < 8; bit++ {
 				bad := s
 				bad[i] ^= 1 << bit
-				if _, err := bad.Unwrap(cred, id); !errors.Is(err, errs.ErrWrongKey) {
+				if _, err := bad.Unwrap(cred, id, crypt.DefaultKDFLimit); !errors.Is(err, errs.ErrWrongKey) {
 					t.Fatalf("kind %d: flip of byte %d bit %d: %v, want ErrWrongKey", s.Kind(), i, bit, err)
 				}
 			}
@@ -103,7 +104,7 @@ func TestSlotTampering(t *testing.T) {
 		for _, i := range []int{0, 2, 3, 12, 15} {
 			bad := s
 			bad[i] ^= 0x02
-			if _, err := bad.Unwrap(cred, id); !errors.Is(err, errs.ErrWrongKey) {
+			if _, err := bad.Unwrap(cred, id, crypt.DefaultKDFLimit); !errors.Is(err, errs.ErrWrongKey) {
 				t.Errorf("kind %d: change of byte %d: %v, want ErrWrongKey", s.Kind(), i, err)
 			}
 		}
@@ -127,7 +128,7 @@ func TestSlotTampering(t *testing.T) {
 			if err := bad.Validate(); err != nil {
 				t.Fatalf("edited slot should still be well-formed: %v", err)
 			}
-			if _, err := bad.Unwrap(pass("pw"), id); !errors.Is(err, errs.ErrWrongKey) {
+			if _, err := bad.Unwrap(pass("pw"), id, crypt.DefaultKDFLimit); !errors.Is(err, errs.ErrWrongKey) {
 				t.Fatalf("Unwrap after changing %s: %v, want ErrWrongKey", p.name, err)
 			}
 		})
@@ -135,7 +136,7 @@ func TestSlotTampering(t *testing.T) {
 	// Parameters out of bounds: refused before any Argon2id work.
 	bad := s
 	binary.LittleEndian.PutUint32(bad[8:], 1<<31)
-	if _, err := bad.Unwrap(pass("pw"), id); err == nil {
+	if _, err := bad.Unwrap(pass("pw"), id, crypt.DefaultKDFLimit); err == nil {
 		t.Fatal("Unwrap with 2 TiB of Argon2id memory succeeded")
 	}
 }
@@ -160,7 +161,7 @@ func TestInvalidCredentials(t *testing.T) {
 			if _, err := crypt.NewSlot(dataKey, tc.cred, cheapKDF, id, rand.Reader); !errors.Is(err, errs.ErrInvalid) {
 				t.Errorf("NewSlot: %v, want ErrInvalid", err)
 			}
-			if _, err := valid.Unwrap(tc.cred, id); !errors.Is(err, errs.ErrInvalid) {
+			if _, err := valid.Unwrap(tc.cred, id, crypt.DefaultKDFLimit); !errors.Is(err, errs.ErrInvalid) {
 				t.Errorf("Unwrap: %v, want ErrInvalid", err)
 			}
 		})
@@ -233,5 +234,36 @@ func TestSlotValidate(t *testing.T) {
 				t.Fatalf("Validate = %v, want ok=%v", err, tc.ok)
 			}
 		})
+	}
+}
+
+// A slot's Argon2id cost sits in plaintext: anyone can raise it. A reader
+// refuses a slot above its limit before paying for it, with an error that
+// names the limit, and tries a slot within it as usual.
+func TestKDFLimit(t *testing.T) {
+	dataKey := make([]byte, crypt.KeySize)
+	id := fileID(1)
+	s, err := crypt.NewSlot(dataKey, pass("pw"), cheapKDF, id, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	low := crypt.KDFLimit{MemoryKiB: cheapKDF.MemoryKiB - 1, Work: 1 << 40}
+	if _, err := s.Unwrap(pass("pw"), id, low); !errors.Is(err, errs.ErrKDFLimit) || !strings.Contains(err.Error(), "MaxKDFMemoryKiB") {
+		t.Fatalf("memory over the limit: %v, want ErrKDFLimit naming the option", err)
+	}
+	lowWork := crypt.KDFLimit{MemoryKiB: 1 << 30, Work: uint64(cheapKDF.Time)*uint64(cheapKDF.MemoryKiB) - 1}
+	if _, err := s.Unwrap(pass("pw"), id, lowWork); !errors.Is(err, errs.ErrKDFLimit) {
+		t.Fatalf("work over the limit: %v, want ErrKDFLimit", err)
+	}
+	exact := crypt.KDFLimit{MemoryKiB: cheapKDF.MemoryKiB, Work: uint64(cheapKDF.Time) * uint64(cheapKDF.MemoryKiB)}
+	if _, err := s.Unwrap(pass("pw"), id, exact); err != nil {
+		t.Fatalf("at the limit: %v", err)
+	}
+	// The default limit admits the default cost.
+	if err := crypt.DefaultKDFLimit.Allows(crypt.DefaultKDF); err != nil {
+		t.Fatal(err)
+	}
+	if err := crypt.DefaultKDFLimit.Allows(crypt.KDFParams{Time: 64, MemoryKiB: 4 << 20, Threads: 4}); err == nil {
+		t.Fatal("the format's maximum cost is within the default limit")
 	}
 }

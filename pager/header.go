@@ -24,12 +24,13 @@ const (
 	// NumSlots is the number of key slots in the header.
 	NumSlots = 4
 
+	keyIDOffset    = 40
 	slotsOffset    = 64
 	checksumOffset = headerSize - 8
 
 	// FormatMajor and FormatMinor are the format version this package
 	// reads and writes.
-	FormatMajor = 1
+	FormatMajor = 2
 	FormatMinor = 0
 
 	// Page size bounds, as log2.
@@ -47,8 +48,9 @@ type header struct {
 	suite        byte
 	pageShift    byte
 	flags        uint16
-	fileID       [crypt.FileIDSize]byte
-	epoch        uint64 // bumped by every header rewrite; the highest valid copy wins
+	fileID       [crypt.FileIDSize]byte // drawn for every file: bound into every page
+	keyID        [crypt.KeyIDSize]byte  // names the data key: bound into every key slot
+	epoch        uint64                 // bumped by every header rewrite; the highest valid copy wins
 	slots        [NumSlots]crypt.Slot
 }
 
@@ -65,6 +67,7 @@ func (h *header) encode() []byte {
 	binary.LittleEndian.PutUint16(b[14:], h.flags)
 	copy(b[16:32], h.fileID[:])
 	binary.LittleEndian.PutUint64(b[32:], h.epoch)
+	copy(b[keyIDOffset:], h.keyID[:])
 	for i := range h.slots {
 		copy(b[slotsOffset+i*crypt.SlotSize:], h.slots[i][:])
 	}
@@ -95,6 +98,7 @@ func decodeHeader(b []byte) (*header, error) {
 		epoch:     binary.LittleEndian.Uint64(b[32:]),
 	}
 	copy(h.fileID[:], b[16:32])
+	copy(h.keyID[:], b[keyIDOffset:])
 	if h.major != FormatMajor || h.minor != FormatMinor || h.flags != 0 {
 		return nil, fmt.Errorf("%w: file is format %d.%d flags %#x; this build reads %d.%d",
 			errs.ErrVersion, h.major, h.minor, h.flags, FormatMajor, FormatMinor)
@@ -105,7 +109,7 @@ func decodeHeader(b []byte) (*header, error) {
 	if h.pageShift < MinPageShift || h.pageShift > MaxPageShift {
 		return nil, errs.Corrupt(0, "page size 2^%d outside 2^%d..2^%d", h.pageShift, MinPageShift, MaxPageShift)
 	}
-	if !allZero(b[40:slotsOffset]) || !allZero(b[slotsOffset+NumSlots*crypt.SlotSize:checksumOffset]) {
+	if !allZero(b[keyIDOffset+crypt.KeyIDSize:slotsOffset]) || !allZero(b[slotsOffset+NumSlots*crypt.SlotSize:checksumOffset]) {
 		return nil, errs.Corrupt(0, "reserved header bytes are not zero")
 	}
 	for i := range h.slots {

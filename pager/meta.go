@@ -57,8 +57,8 @@ func decodeMeta(payload []byte, pgno uint64, pageShift byte) (Meta, error) {
 	if metaPage(m.Gen) != pgno {
 		return m, errs.Corrupt(pgno, "meta of generation %d found on page %d", m.Gen, pgno)
 	}
-	if m.PageCount < FirstDataPage {
-		return m, errs.Corrupt(pgno, "page count %d below %d", m.PageCount, FirstDataPage)
+	if m.PageCount < FirstDataPage || m.PageCount > MaxPageCount(pageShift) {
+		return m, errs.Corrupt(pgno, "page count %d outside %d..%d", m.PageCount, FirstDataPage, MaxPageCount(pageShift))
 	}
 	for _, r := range []Ref{m.Tree, m.Freelist} {
 		if !r.IsZero() && (r.Page < FirstDataPage || r.Page >= m.PageCount || r.Gen > m.Gen) {
@@ -67,6 +67,11 @@ func decodeMeta(payload []byte, pgno uint64, pageShift byte) (Meta, error) {
 	}
 	return m, nil
 }
+
+// MaxPageCount is the largest page count a meta may state at page size
+// 2^pageShift: the file's length in bytes, page count × page size, then
+// fits a signed 64-bit offset, so no later arithmetic on it can wrap.
+func MaxPageCount(pageShift byte) uint64 { return 1 << (63 - uint(pageShift)) }
 
 // FirstDataPage is the first page that is neither the header nor a meta page.
 const FirstDataPage = 3

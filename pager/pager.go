@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -38,6 +39,13 @@ type Options struct {
 	KDF       crypt.KDFParams // Argon2id cost for new passphrase slots; zero means crypt.DefaultKDF
 	Rand      io.Reader       // nonce and key source; nil means crypto/rand (set only for test vectors)
 	FirstGen  uint64          // Create only: the generation of the initial empty state (a re-keyed copy continues its original's count)
+	KDFLimit  crypt.KDFLimit  // Open: the most Argon2id work paid per passphrase slot; zero fields mean crypt.DefaultKDFLimit's
+	// RequireNewestMeta makes Open fail with errs.ErrCorrupt when the meta
+	// page it does not use fails to open or does not hold the generation
+	// just before the one used: the newest commit may have been dropped by
+	// damage to its meta page. A crash that tears a commit's meta write
+	// looks the same, so such a file then needs opening without it.
+	RequireNewestMeta bool
 }
 
 func (o *Options) rand() io.Reader {
@@ -45,6 +53,17 @@ func (o *Options) rand() io.Reader {
 		return rand.Reader
 	}
 	return o.Rand
+}
+
+func (o *Options) kdfLimit() crypt.KDFLimit {
+	l := o.KDFLimit
+	if l.MemoryKiB == 0 {
+		l.MemoryKiB = crypt.DefaultKDFLimit.MemoryKiB
+	}
+	if l.Work == 0 {
+		l.Work = crypt.DefaultKDFLimit.Work
+	}
+	return l
 }
 
 func (o *Options) kdf() crypt.KDFParams {
@@ -68,7 +87,6 @@ type Pager struct {
 	runBufs  sync.Pool // sealed buffers for ReadPages, grown to the largest run read
 	closed   atomic.Bool
 	fileSize atomic.Int64 // bytes in the file as far as the pager knows
-	mm       *mapping     // nil where reads cannot be mapped
 
 	mu        sync.Mutex // guards the fields below
 	hdr       *header
@@ -91,32 +109,50 @@ func Create(f File, cred crypt.Credential, opts Options) (*Pager, error) {
 		return nil, fmt.Errorf("%w: page size %d is not a power of two from %d to %d",
 			errs.ErrInvalid, opts.PageSize, 1<<MinPageShift, 1<<MaxPageShift)
 	}
+	if cred.Passphrase != nil {
+		if err := opts.kdfLimit().Allows(opts.kdf()); err != nil {
+			return nil, fmt.Errorf("%w: a slot this costly could not be opened with the same options: %v", errs.ErrInvalid, err)
+		}
+	}
 	h := &header{major: FormatMajor, minor: FormatMinor, suite: crypt.SuiteXChaCha20Poly1305, pageShift: shift, epoch: 1}
 	if _, err := io.ReadFull(opts.rand(), h.fileID[:]); err != nil {
 		return nil, fmt.Errorf("pager: file id: %w", err)
+	}
+	if _, err := io.ReadFull(opts.rand(), h.keyID[:]); err != nil {
+		return nil, fmt.Errorf("pager: key id: %w", err)
 	}
 	dataKey, err := crypt.NewDataKey(opts.rand())
 	if err != nil {
 		return nil, err
 	}
-	if h.slots[0], err = crypt.NewSlot(dataKey, cred, opts.kdf(), h.fileID, opts.rand()); err != nil {
+	if h.slots[0], err = crypt.NewSlot(dataKey, cred, opts.kdf(), h.keyID, opts.rand()); err != nil {
+		clear(dataKey)
 		return nil, err
 	}
+	return createWith(f, h, dataKey, opts, opts.FirstGen)
+}
+
+// createWith builds a pager over a new file with header h and writes its
+// initial state at generation gen. It owns dataKey: on failure it zeroes it.
+func createWith(f File, h *header, dataKey []byte, opts Options, gen uint64) (*Pager, error) {
 	p, err := newPager(f, h, 0, dataKey, opts)
 	if err != nil {
+		clear(dataKey)
 		return nil, err
 	}
-	if err := p.writeInitial(opts.FirstGen); err != nil {
+	if err := p.writeInitial(gen); err != nil {
+		p.zeroKey()
 		return nil, err
 	}
 	return p, nil
 }
 
 // CreateSuccessor writes to f a new, empty file that is src's successor: the
-// same file id, key slots, data key and page size, and a first generation
-// past src's last. Every page pointer in it expects a generation src never
-// wrote, so no page of src can be put into it unnoticed; to the application
-// it is src at a later generation. Compaction writes src's contents into it.
+// same key id, key slots, data key and page size, a fresh file id, and a
+// first generation past src's last. The fresh file id means no page of src
+// opens in it, nor one of its pages in src, even if both go on being written;
+// the continued generation means an application that pins the generation
+// sees it grow. Compaction writes src's contents into it.
 func CreateSuccessor(src *Pager, f File, opts Options) (*Pager, error) {
 	if opts.ReadOnly {
 		return nil, fmt.Errorf("%w: cannot create a read-only file", errs.ErrInvalid)
@@ -125,14 +161,10 @@ func CreateSuccessor(src *Pager, f File, opts Options) (*Pager, error) {
 	h := *src.hdr
 	src.mu.Unlock()
 	h.epoch = 1
-	p, err := newPager(f, &h, 0, bytes.Clone(src.dataKey), opts)
-	if err != nil {
-		return nil, err
+	if _, err := io.ReadFull(opts.rand(), h.fileID[:]); err != nil {
+		return nil, fmt.Errorf("pager: file id: %w", err)
 	}
-	if err := p.writeInitial(src.Meta().Gen + 1); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return createWith(f, &h, bytes.Clone(src.dataKey), opts, src.Meta().Gen+1)
 }
 
 // writeInitial lays down page 0 (both header copies) and the meta of an
@@ -155,7 +187,6 @@ func (p *Pager) writeInitial(gen uint64) error {
 		return fmt.Errorf("pager: sync new file: %w", err)
 	}
 	p.fileSize.Store(int64(len(buf)))
-	p.mm = newMapping(p.f, int64(len(buf)))
 	return nil
 }
 
@@ -176,16 +207,16 @@ func Open(f File, cred crypt.Credential, opts Options) (*Pager, error) {
 	if err != nil {
 		return nil, err
 	}
-	dataKey, err := unlock(h, cred)
+	dataKey, err := unlock(h, cred, opts.kdfLimit())
 	if err != nil {
 		return nil, err
 	}
 	p, err := newPager(f, h, idx, dataKey, opts)
 	if err != nil {
+		clear(dataKey)
 		return nil, err
 	}
 	p.fileSize.Store(size)
-	p.mm = newMapping(f, size)
 	if err := p.loadMeta(); err != nil {
 		p.zeroKey()
 		return nil, err
@@ -194,20 +225,37 @@ func Open(f File, cred crypt.Credential, opts Options) (*Pager, error) {
 }
 
 // unlock tries cred on every slot of its kind and returns the data key of
-// the first that opens.
-func unlock(h *header, cred crypt.Credential) ([]byte, error) {
+// the first that opens. A passphrase slot above limit is skipped; if no slot
+// opens, that is the error reported, since the passphrase may be right.
+func unlock(h *header, cred crypt.Credential, limit crypt.KDFLimit) ([]byte, error) {
+	var skipped error
+	tried := false
 	for i := range h.slots {
 		s := &h.slots[i]
 		if s.Kind() == crypt.SlotEmpty {
 			continue
 		}
-		key, err := s.Unwrap(cred, h.fileID)
-		if err == nil {
-			return key, nil
+		if tried && s.Kind() == crypt.SlotPassphrase {
+			// Let the last attempt's Argon2id buffer go before the next
+			// is allocated: a hostile header must not get two at once.
+			runtime.GC()
 		}
-		if !errors.Is(err, errs.ErrWrongKey) {
+		key, err := s.Unwrap(cred, h.keyID, limit)
+		switch {
+		case err == nil:
+			return key, nil
+		case errors.Is(err, errs.ErrKDFLimit):
+			if skipped == nil {
+				skipped = fmt.Errorf("key slot %d: %w", i, err)
+			}
+		case errors.Is(err, errs.ErrWrongKey):
+			tried = tried || s.Kind() == crypt.SlotPassphrase
+		default:
 			return nil, err
 		}
+	}
+	if skipped != nil {
+		return nil, skipped
 	}
 	what := "key"
 	if cred.Passphrase != nil {
@@ -241,25 +289,51 @@ func (p *Pager) loadMeta() error {
 	}
 	var best *Meta
 	var faults []error
+	otherGen := map[uint64]uint64{} // meta page -> generation it holds
 	for pgno := uint64(1); pgno <= 2; pgno++ {
 		m, err := p.readMeta(pgno)
 		if err != nil {
-			faults = append(faults, err)
+			if !p.neverWritten(pgno) {
+				faults = append(faults, err)
+			}
 			continue
 		}
+		otherGen[pgno] = m.Gen
 		if best == nil || m.Gen > best.Gen {
 			best = &m
 		}
 	}
 	if best == nil {
+		if len(faults) == 0 {
+			return errs.Corrupt(1, "both meta pages are all zero")
+		}
 		return fmt.Errorf("no usable meta page: %w", errors.Join(faults...))
 	}
-	if need := int64(best.PageCount) * int64(p.pageSize); size < need {
-		return errs.Corrupt(best.PageCount-1, "file is %d bytes but generation %d needs %d (truncated)", size, best.Gen, need)
+	if best.PageCount > uint64(size)/uint64(p.pageSize) {
+		return errs.Corrupt(best.PageCount-1, "file is %d bytes but generation %d needs %d pages of %d (truncated)",
+			size, best.Gen, best.PageCount, p.pageSize)
+	}
+	if other, ok := otherGen[metaPage(best.Gen+1)]; ok && other+1 != best.Gen {
+		faults = append(faults, errs.Corrupt(metaPage(other), "meta page holds generation %d, not %d", other, best.Gen-1))
 	}
 	p.meta = *best
 	p.metaFault = errors.Join(faults...)
+	if p.metaFault != nil && p.opts.RequireNewestMeta {
+		return fmt.Errorf("the newest commit may have been dropped (RequireNewestMeta is set): %w", p.metaFault)
+	}
 	return nil
+}
+
+// neverWritten reports whether meta page pgno is all zero, as a new file's
+// second meta page is until its first commit. Zeroing a meta page on purpose
+// is no stronger than putting back an older copy of it, which opens: both
+// are the rollback only a pinned generation detects (FORMAT.md §12).
+func (p *Pager) neverWritten(pgno uint64) bool {
+	buf := make([]byte, p.pageSize)
+	if err := p.readAt(buf, pgno); err != nil {
+		return false
+	}
+	return allZero(buf)
 }
 
 func (p *Pager) readMeta(pgno uint64) (Meta, error) {
@@ -297,9 +371,11 @@ func (p *Pager) Meta() Meta {
 	return p.meta
 }
 
-// MetaFault says why the meta page other than the current one could not be
-// used when the file was opened (nil if both opened). A torn final commit
-// and a damaged older meta look alike here; integrity checks report it.
+// MetaFault says why the meta page other than the current one was not what
+// a healthy file holds when the file was opened: it failed to open, or it
+// does not hold the generation just before the current one (nil if it
+// does). A torn final commit and a damaged newest meta look alike here: the
+// newest commit may have been dropped.
 func (p *Pager) MetaFault() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -354,20 +430,20 @@ func (p *Pager) readSealed(pgno, gen uint64, payload []byte) error {
 	})
 }
 
-// withSealed calls fn with the sealed bytes of n pages from pgno on: from
-// the read map when it covers them, else read into a pooled buffer. fn must
-// not keep the slice.
+// withSealed reads the sealed bytes of n pages from pgno on into a private
+// buffer and calls fn with them; fn must not keep the slice. The copy is the
+// point: bytes another process can change under us (a shared map, a file
+// rewritten in place) would let the tag verify over one version while the
+// plaintext came from another, and a map of a file truncated by someone
+// else faults the whole process. pread into our own memory does neither.
 func (p *Pager) withSealed(pgno uint64, n int, fn func(sealed []byte) error) error {
 	if pgno > uint64(1<<62)/uint64(p.pageSize) {
 		return errs.Corrupt(pgno, "page number beyond any file")
 	}
-	off, size := int64(pgno)*int64(p.pageSize), int64(n*p.pageSize)
-	if ok, err := p.mm.view(off, size, p.fileSize.Load(), fn); ok {
-		return err
-	}
+	size := n * p.pageSize
 	bp := p.runBufs.Get().(*[]byte)
 	defer p.runBufs.Put(bp)
-	if int64(cap(*bp)) < size {
+	if cap(*bp) < size {
 		*bp = make([]byte, size)
 	}
 	sealed := (*bp)[:size]
@@ -504,20 +580,16 @@ func (p *Pager) checkMeta(m Meta) error {
 }
 
 // trim cuts the file to size bytes if it is longer: pages past the page
-// count are free or were never committed. It then lets the read map cover
-// a file that grew.
+// count are free or were never committed.
 func (p *Pager) trim(size int64) error {
-	defer p.mm.grow(p.fileSize.Load())
 	if p.fileSize.Load() <= size {
 		return nil
 	}
-	return p.mm.exclusive(func() error {
-		if err := p.f.Truncate(size); err != nil {
-			return fmt.Errorf("pager: truncate: %w", err)
-		}
-		p.fileSize.Store(size)
-		return nil
-	})
+	if err := p.f.Truncate(size); err != nil {
+		return fmt.Errorf("pager: truncate: %w", err)
+	}
+	p.fileSize.Store(size)
+	return nil
 }
 
 func (p *Pager) sync() error {
@@ -552,7 +624,6 @@ func (p *Pager) writable() error {
 // does not commit anything.
 func (p *Pager) Close() error {
 	p.closed.Store(true)
-	p.mm.close()
 	p.zeroKey()
 	return p.f.Close()
 }

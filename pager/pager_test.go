@@ -223,14 +223,14 @@ func TestHeaderFields(t *testing.T) {
 		want  error
 		other error // when only copy 0 is edited, and copy 1 is damaged
 	}{
-		{"major 2", func(h []byte) { h[8] = 2 }, errs.ErrVersion, errs.ErrVersion},
-		{"major 0", func(h []byte) { h[8] = 0 }, errs.ErrVersion, errs.ErrVersion},
+		{"major 3", func(h []byte) { h[8] = 3 }, errs.ErrVersion, errs.ErrVersion},
+		{"major 1", func(h []byte) { h[8] = 1 }, errs.ErrVersion, errs.ErrVersion},
 		{"minor 1", func(h []byte) { h[10] = 1 }, errs.ErrVersion, errs.ErrVersion},
 		{"flags", func(h []byte) { h[15] = 0x80 }, errs.ErrVersion, errs.ErrVersion},
 		{"cipher suite", func(h []byte) { h[12] = 2 }, errs.ErrVersion, errs.ErrVersion},
 		{"page shift 9", func(h []byte) { h[13] = 9 }, errs.ErrCorrupt, errs.ErrCorrupt},
 		{"page shift 17", func(h []byte) { h[13] = 17 }, errs.ErrCorrupt, errs.ErrCorrupt},
-		{"reserved after epoch", func(h []byte) { h[40] = 1 }, errs.ErrCorrupt, errs.ErrCorrupt},
+		{"reserved after key id", func(h []byte) { h[56] = 1 }, errs.ErrCorrupt, errs.ErrCorrupt},
 		{"reserved after slots", func(h []byte) { h[490] = 1 }, errs.ErrCorrupt, errs.ErrCorrupt},
 		{"slot of unknown kind", func(h []byte) { h[64+104] = 9 }, errs.ErrCorrupt, errs.ErrCorrupt},
 		{"slot with junk params", func(h []byte) { h[64+1] = 1 }, errs.ErrCorrupt, errs.ErrCorrupt},
@@ -340,8 +340,8 @@ func TestMetaFallback(t *testing.T) {
 	t.Run("new file", func(t *testing.T) {
 		f, _ := create(t, keyA)
 		p := open(t, image(f), keyA)
-		if p.Meta().Gen != 0 || p.MetaFault() == nil {
-			t.Fatalf("new file: meta %+v fault %v; page 2 is not a meta yet", p.Meta(), p.MetaFault())
+		if p.Meta().Gen != 0 || p.MetaFault() != nil {
+			t.Fatalf("new file: meta %+v fault %v; page 2 was never written, which is no fault", p.Meta(), p.MetaFault())
 		}
 	})
 }

@@ -83,7 +83,7 @@ func checkSlotIndex(h *header, i int) error {
 }
 
 func (p *Pager) fillSlot(h *header, i int, cred crypt.Credential) error {
-	s, err := crypt.NewSlot(p.dataKey, cred, p.opts.kdf(), h.fileID, p.opts.rand())
+	s, err := crypt.NewSlot(p.dataKey, cred, p.opts.kdf(), h.keyID, p.opts.rand())
 	if err != nil {
 		return err
 	}

@@ -33,11 +33,12 @@ func workedExample() []byte {
 	check(err)
 	check(os.WriteFile("conformance/vectors/worked-example.scdb", img, 0o644))
 
-	var fileID [16]byte
+	var fileID, keyID [16]byte
 	copy(fileID[:], img[16:32])
+	copy(keyID[:], img[40:56])
 	var slot crypt.Slot
 	copy(slot[:], img[64:64+crypt.SlotSize])
-	dataKey, err := slot.Unwrap(crypt.Credential{Key: key1}, fileID)
+	dataKey, err := slot.Unwrap(crypt.Credential{Key: key1}, keyID, crypt.DefaultKDFLimit)
 	check(err)
 	pc, err := crypt.NewPageCipher(dataKey, fileID, nil)
 	check(err)
@@ -48,13 +49,13 @@ func workedExample() []byte {
 	fmt.Fprintf(&b, "## Page 0: header\n\nHeader copy 0 (bytes 0–511; copy 1 at 512–1023 is identical):\n\n```\n%s```\n\n", hexdump(img[:512], 0))
 	fmt.Fprintf(&b, "- magic `%x`, major %d, minor %d, suite %d, page size 2^%d, flags %d\n", img[:8],
 		binary.LittleEndian.Uint16(img[8:]), binary.LittleEndian.Uint16(img[10:]), img[12], img[13], binary.LittleEndian.Uint16(img[14:]))
-	fmt.Fprintf(&b, "- file id `%x`, epoch %d\n", fileID, binary.LittleEndian.Uint64(img[32:]))
+	fmt.Fprintf(&b, "- file id `%x`, epoch %d, key id `%x`\n", fileID, binary.LittleEndian.Uint64(img[32:]), keyID)
 	fmt.Fprintf(&b, "- slot 0: kind %d (raw key), salt `%x`, nonce `%x`, wrapped key `%x`\n", slot[0], slot[16:32], slot[32:56], slot[56:104])
 	kek := make([]byte, 32)
 	_, err = io.ReadFull(hkdf.New(sha256.New, key1, slot[16:32], []byte("scdb v1 raw-key slot")), kek)
 	check(err)
 	fmt.Fprintf(&b, "- KEK = HKDF-SHA256(key, salt, \"scdb v1 raw-key slot\") = `%x`\n", kek)
-	fmt.Fprintf(&b, "- XChaCha20-Poly1305-Open(KEK, slot nonce, wrapped key, AD = file id ‖ slot bytes 0–31) gives the data key `%x`\n", dataKey)
+	fmt.Fprintf(&b, "- XChaCha20-Poly1305-Open(KEK, slot nonce, wrapped key, AD = key id ‖ slot bytes 0–31) gives the data key `%x`\n", dataKey)
 	fmt.Fprintf(&b, "- checksum XXH64(bytes 0..503) = 0x%016x, stored little-endian as `%x`\n\n", binary.LittleEndian.Uint64(img[504:]), img[504:512])
 
 	b.WriteString(passphraseKEK())

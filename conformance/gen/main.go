@@ -199,12 +199,29 @@ func (g *generator) build() {
 	g.fail("not-scdb-empty", "an empty file", []byte{}, keyOpts, "ErrNotSCDB")
 	g.fail("not-scdb-short", "the first 7 bytes of a valid file", img[:7], keyOpts, "ErrNotSCDB")
 
-	v2 := slices.Clone(img)
-	for c := 0; c < 2; c++ {
-		binary.LittleEndian.PutUint16(v2[c*512+8:], 2)
-		fixChecksum(v2, c)
+	for _, major := range []uint16{1, 3} {
+		v := slices.Clone(img)
+		for c := 0; c < 2; c++ {
+			binary.LittleEndian.PutUint16(v[c*512+8:], major)
+			fixChecksum(v, c)
+		}
+		g.fail(fmt.Sprintf("version-%d", major), fmt.Sprintf("both header copies say major version %d (checksums fixed)", major), v, keyOpts, "ErrVersion")
 	}
-	g.fail("version-2", "both header copies say major version 2 (checksums fixed)", v2, keyOpts, "ErrVersion")
+	for _, id := range []struct {
+		name, what string
+		off        int
+		want       string
+	}{
+		{"file-id-changed", "file id", 16, "ErrCorrupt"},
+		{"key-id-changed", "key id", 40, "ErrWrongKey"},
+	} {
+		v := slices.Clone(img)
+		for c := 0; c < 2; c++ {
+			v[c*512+id.off+3] ^= 0x10
+			fixChecksum(v, c)
+		}
+		g.fail(id.name, "basic-key-1k with one bit of the "+id.what+" flipped in both header copies (checksums fixed)", v, keyOpts, id.want)
+	}
 
 	minor := slices.Clone(img)
 	for c := 0; c < 2; c++ {

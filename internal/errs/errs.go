@@ -21,6 +21,7 @@ var (
 	ErrClosed   = errors.New("scdb: database is closed")
 	ErrTooLarge = errors.New("scdb: too large")
 	ErrInvalid  = errors.New("scdb: invalid argument")
+	ErrKDFLimit = errors.New("scdb: key slot's Argon2id cost is above this reader's limit")
 )
 
 // PageError reports damage found on one page. It wraps ErrCorrupt.
