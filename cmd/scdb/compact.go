@@ -5,22 +5,53 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/streamcrypt/scdb"
 )
 
 // compact writes a minimal copy of SRC to DST with DB.CompactTo (same key
-// slots, same data key, generation continued), then opens DST and streams
-// both files in lockstep to prove they hold the same lists, ids and values.
-// A copy that differs is deleted.
+// slots and data key, a new file id, generation continued), then opens DST
+// and streams both files in lockstep to prove they hold the same lists, ids,
+// values and Append sequences. A copy that differs is deleted. With one
+// argument the copy is written beside FILE and renamed over it.
 func (a *app) compact(args []string) (err error) {
+	if len(args) == 1 {
+		return a.compactInPlace(args[0])
+	}
 	srcPath, dstPath := args[0], args[1]
 	if _, err := os.Lstat(dstPath); !errors.Is(err, fs.ErrNotExist) {
 		return fail(exitError, "%s already exists; compact writes a new file: choose another name, or delete it first", dstPath)
 	}
+	return a.compactTo(srcPath, dstPath, true)
+}
+
+// compactInPlace compacts path to path.compact (a stale one from a crashed
+// run is replaced) and renames the verified copy over path. The source is
+// opened for writing so that no other program commits to it meanwhile.
+func (a *app) compactInPlace(path string) error {
+	tmp := path + ".compact"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fail(exitError, "cannot remove the stale %s: %s", tmp, strip(err))
+	}
+	if err := a.compactTo(path, tmp, false); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fail(exitError, "cannot replace %s: %s", path, strip(err))
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return fail(exitError, "%s was replaced, but syncing its directory failed: %s", path, strip(err))
+	}
+	return nil
+}
+
+// compactTo writes the verified compact copy of srcPath to dstPath.
+func (a *app) compactTo(srcPath, dstPath string, readOnly bool) (err error) {
 	prog := a.newProgress()
 	defer prog.Stop()
-	src, cred, err := a.openDB(srcPath, true, prog)
+	src, cred, err := a.openDB(srcPath, readOnly, prog)
 	if err != nil {
 		return err
 	}

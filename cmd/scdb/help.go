@@ -88,7 +88,8 @@ EXPORT FORMAT (JSON Lines: UTF-8, one JSON object per line, each ending "\n")
 IMPORT
   scdb import FILE LIST reads JSON Lines from stdin into LIST, creating it if
   need be. A line ends at "\n" (a "\r" before it is dropped); the last line
-  need not end with one. Empty and all-whitespace lines are skipped. Every
+  need not end with one; a line may be at most 64 MiB (use put for larger
+  values: it streams). Empty and all-whitespace lines are skipped. Every
   other line must be valid UTF-8 and one valid JSON text, else the import
   fails naming the line. How a line is stored:
     export record  without --id or --raw, a line that is a JSON object with
@@ -137,11 +138,17 @@ ROTATE (scdb rotate FILE)
   asks at the terminal whether to keep the one used to open. Every other key
   slot of FILE is dropped. The new file's generation count goes on from FILE's.
 
-COMPACT (scdb compact SRC DST)
-  Writes to DST (which must not exist) a copy of SRC in as few pages as it
-  needs, with the same key slots and data key, its generation continuing
-  SRC's, then streams both files in lockstep to verify every list, id and
-  value; a copy that differs is deleted. Replace SRC with DST yourself.
+COMPACT (scdb compact FILE, or scdb compact SRC DST)
+  With one file, compacts it in place: writes a copy in as few pages as it
+  needs to FILE.compact beside it, streams both in lockstep to verify every
+  list, id, value and Append sequence, then renames the copy over FILE and
+  syncs the directory. A crash at any point leaves FILE whole, old or new
+  (at worst a stray FILE.compact, replaced by the next compact). FILE must
+  not be open in another program.
+  With two, writes the verified copy of SRC to DST (which must not exist)
+  and leaves SRC alone. Either way the copy has the same key slots and data
+  key, a new file id (pages of the two files cannot be mixed) and a
+  generation that continues the original's. Keep using only one of the two.
 
 EXIT STATUS
   0  success

@@ -108,10 +108,10 @@ func (im *importer) run(r *bufio.Reader) error {
 		if err == io.EOF {
 			break
 		}
-		if err != nil {
-			return err
-		}
 		im.line++
+		if err != nil {
+			return &lineError{line: im.line, err: err}
+		}
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
@@ -122,15 +122,32 @@ func (im *importer) run(r *bufio.Reader) error {
 	return im.commit()
 }
 
+// maxImportLine bounds the memory one line of import input can take: the
+// whole line is held to be parsed. Larger values go in with put, which
+// streams. A variable so tests can lower it.
+var maxImportLine = 64 << 20
+
 // readLine returns the next line in a new slice, without its "\n" or
-// "\r\n"; the last line need not end with "\n".
+// "\r\n"; the last line need not end with "\n". A line longer than
+// maxImportLine is an error, not an allocation the size of the input.
 func readLine(r *bufio.Reader) ([]byte, error) {
-	line, err := r.ReadBytes('\n')
-	if err == io.EOF && len(line) > 0 {
-		err = nil
-	}
-	if err != nil {
-		return nil, err
+	var line []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if len(line)+len(chunk) > maxImportLine+2 { // +2: the line end
+			return nil, fmt.Errorf("is longer than the import limit of %d MiB; store a value that large with scdb put, which streams", maxImportLine>>20)
+		}
+		line = append(line, chunk...)
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err == io.EOF && len(line) > 0 {
+			err = nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		break
 	}
 	line = bytes.TrimSuffix(line, []byte("\n"))
 	return bytes.TrimSuffix(line, []byte("\r")), nil

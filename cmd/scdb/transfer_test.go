@@ -302,3 +302,16 @@ func TestEmbeddable(t *testing.T) {
 		}
 	}
 }
+
+// TestImportLineLimit: a line over the limit fails naming the line and the
+// limit, without holding the line; shorter lines around it are fine.
+func TestImportLineLimit(t *testing.T) {
+	old := maxImportLine
+	maxImportLine = 1 << 20
+	defer func() { maxImportLine = old }()
+	path := newFile(t)
+	ok := `"` + strings.Repeat("a", 1<<20-2) + `"` + "\n"
+	mustRun(t, keyEnv(), ok+`"short"`+"\n", "import", "--raw", path, "l")
+	huge := `"x"` + "\n" + `"` + strings.Repeat("b", 1<<20+1) + `"` + "\n"
+	wantExit(t, keyEnv(), huge, exitError, []string{"input line 2", "import limit of 1 MiB", "scdb put"}, "import", "--raw", path, "m")
+}
