@@ -79,7 +79,7 @@ func buildHostile(h *hostileFile) error {
 				return err
 			}
 			b := tx.List("b")
-			for i, size := range []int{2000, 5000, 100} {
+			for i, size := range []int{2000, 5000, 100, 2500} {
 				if err := b.Put(fmt.Sprintf("b%d", i), fill(size, uint64(i))); err != nil {
 					return err
 				}
