@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -180,8 +181,20 @@ func (h *hostileFile) forged(tb testing.TB, pg uint64, edit func(p []byte)) []by
 type hostileResult struct {
 	readErrs []error // errors from reads of the forged file (Open included)
 	checkErr error   // Check's verdict on the forged file
-	openErr  error   // the writable Open
-	writeErr error   // Put/Delete/DeleteList then Commit
+	checkRep *scdb.CheckReport
+	openErr  error // the writable Open
+	writeErr error // Put/Delete/DeleteList then Commit
+}
+
+// namesPage reports whether an error or a problem Check found names a page.
+func (r *hostileResult) namesPage() bool {
+	var pe *scdb.CorruptPageError
+	for _, err := range append(r.readErrs, r.checkErr, r.openErr, r.writeErr) {
+		if errors.As(err, &pe) {
+			return true
+		}
+	}
+	return r.checkRep != nil && slices.ContainsFunc(r.checkRep.Problems, func(p scdb.Problem) bool { return p.Page != 0 })
 }
 
 // corrupt reports whether any step named the file corrupt.
@@ -244,11 +257,10 @@ func hostileDrive(t *testing.T, img []byte) hostileResult {
 		res.checkErr = err
 	} else {
 		hostileReads(ro, read)
-		var rep *scdb.CheckReport
-		rep, res.checkErr = ro.Check()
+		res.checkRep, res.checkErr = ro.Check()
 		typed("Check", res.checkErr)
-		if res.checkErr == nil && len(rep.Problems) > 0 {
-			t.Errorf("Check returned nil with problems %v", rep.Problems)
+		if res.checkErr == nil && len(res.checkRep.Problems) > 0 {
+			t.Errorf("Check returned nil with problems %v", res.checkRep.Problems)
 		}
 		read("CopyTo", hostileCopy(ro))
 		path := filepath.Join(t.TempDir(), "compact.scdb")
