@@ -3,6 +3,8 @@ package scdb
 import (
 	"errors"
 	"fmt"
+	mathbits "math/bits"
+	"slices"
 
 	"github.com/streamcrypt/scdb/dirtree"
 	"github.com/streamcrypt/scdb/freelist"
@@ -82,6 +84,7 @@ type checker struct {
 	rep       CheckReport
 	reachable bitset
 	free      bitset
+	dirLeaf   uint64 // the directory leaf whose entries are being checked
 }
 
 func newChecker(r pager.Reader, pageSize int, meta pager.Meta) *checker {
@@ -90,8 +93,8 @@ func newChecker(r pager.Reader, pageSize int, meta pager.Meta) *checker {
 		meta: meta,
 		rep: CheckReport{Generation: meta.Gen, PageSize: pageSize, PageCount: meta.PageCount,
 			Problems: []Problem{}},
-		reachable: newBitset(meta.PageCount),
-		free:      newBitset(meta.PageCount),
+		reachable: bitset{},
+		free:      bitset{},
 	}
 }
 
@@ -126,19 +129,22 @@ func (c *checker) run() {
 	c.checkFreelist()
 	dir := dirtree.Open(c.r, c.meta.Tree)
 	dir.Check(dirtree.CheckFuncs{
-		Page:    func(ref pager.Ref, _ bool) { c.reach(ref, "directory node") },
+		Page: func(ref pager.Ref, leaf bool) {
+			c.reach(ref, "directory node")
+			if leaf {
+				c.dirLeaf = ref.Page
+			}
+		},
 		Value:   c.checkList,
 		Problem: func(pgno uint64, msg string) { c.problem(pgno, "directory tree: %s", msg) },
 	})
-	for pgno := uint64(pager.FirstDataPage); pgno < c.meta.PageCount; pgno++ {
-		r, f := c.reachable.has(pgno), c.free.has(pgno)
-		switch {
-		case r && f:
-			c.problem(pgno, "page is both in use and free")
-		case !r && !f:
-			c.rep.LeakedPages++
-		}
+	// Counted from the pages seen rather than by visiting every page number
+	// below the page count: the cost of a check follows the pages it reached,
+	// never a count the meta claims.
+	for _, pgno := range c.reachable.and(c.free) {
+		c.problem(pgno, "page is both in use and free")
 	}
+	c.rep.LeakedPages = c.meta.PageCount - pager.FirstDataPage - c.reachable.or(c.free)
 	switch {
 	case c.rep.LeakedPages > 0 && len(c.rep.Problems) > 0:
 		c.problem(0, "%d pages are neither reachable nor free: beneath the damage above, or leaked", c.rep.LeakedPages)
@@ -167,9 +173,10 @@ func (c *checker) checkFreelist() {
 
 // checkList checks one list: its entry, its tree and every value chain.
 func (c *checker) checkList(name, raw []byte) {
+	dirLeaf := c.dirLeaf // the page that holds the entry, named by problems with it
 	entry, err := decodeListEntry(raw)
 	if err != nil {
-		c.problem(0, "list %q: %v", name, err)
+		c.problem(dirLeaf, "list %q: %v", name, err)
 		return
 	}
 	if entry.count > 0 {
@@ -195,18 +202,44 @@ func (c *checker) checkList(name, raw []byte) {
 		Problem: func(pgno uint64, msg string) { c.problem(pgno, "list %q: %s", name, msg) },
 	})
 	if count != entry.count {
-		c.problem(0, "list %q: entry says %d records, tree holds %d", name, entry.count, count)
+		c.problem(dirLeaf, "list %q: entry says %d records, tree holds %d", name, entry.count, count)
 	}
 	if total != entry.bytes {
-		c.problem(0, "list %q: entry says %d value bytes, records hold %d", name, entry.bytes, total)
+		c.problem(dirLeaf, "list %q: entry says %d value bytes, records hold %d", name, entry.bytes, total)
 	}
 	c.rep.Records += int64(count)
 	c.rep.Bytes += int64(total)
 }
 
-// bitset is a set of page numbers below a bound.
-type bitset []uint64
+// bitset is a set of page numbers, kept sparse (64 pages per word, words
+// by index) so that its size follows the pages marked, not the page count.
+type bitset map[uint64]uint64
 
-func newBitset(n uint64) bitset    { return make(bitset, (n+63)/64) }
 func (b bitset) has(i uint64) bool { return b[i/64]&(1<<(i%64)) != 0 }
 func (b bitset) set(i uint64)      { b[i/64] |= 1 << (i % 64) }
+
+// and returns the pages in both b and o, in ascending order.
+func (b bitset) and(o bitset) []uint64 {
+	var out []uint64
+	for w, bits := range b {
+		for both := bits & o[w]; both != 0; both &= both - 1 {
+			out = append(out, w*64+uint64(mathbits.TrailingZeros64(both)))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// or returns how many pages are in b, o or both.
+func (b bitset) or(o bitset) uint64 {
+	var n int
+	for w, bits := range b {
+		n += mathbits.OnesCount64(bits | o[w])
+	}
+	for w, bits := range o {
+		if _, dup := b[w]; !dup {
+			n += mathbits.OnesCount64(bits)
+		}
+	}
+	return uint64(n)
+}

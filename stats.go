@@ -1,8 +1,13 @@
 package scdb
 
 import (
+	"fmt"
+	"math"
+	mathbits "math/bits"
+
 	"github.com/streamcrypt/scdb/freelist"
 	"github.com/streamcrypt/scdb/pager"
+	"github.com/streamcrypt/scdb/record"
 )
 
 // Stats describes a file's last committed state. Unlike Check it reads only
@@ -37,20 +42,47 @@ func (db *DB) Stats() (*Stats, error) {
 		return nil, err
 	}
 	c := tx.dir.Cursor()
-	_, v, ok, err := c.First()
-	for ; ok && err == nil; _, v, ok, err = c.Next() {
+	k, v, ok, err := c.First()
+	var records, bytes uint64
+	for ; ok && err == nil; k, v, ok, err = c.Next() {
 		e, err := decodeListEntry(v)
+		if err == nil {
+			err = plausibleEntry(e, tx.meta.PageCount, db.p.PayloadSize())
+		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("list %q: %w", k, err)
 		}
 		if e.count > 0 {
 			st.Lists++
 		}
-		st.Records += int64(e.count)
-		st.Bytes += int64(e.bytes)
+		var carry1, carry2 uint64
+		records, carry1 = mathbits.Add64(records, e.count, 0)
+		bytes, carry2 = mathbits.Add64(bytes, e.bytes, 0)
+		if carry1|carry2 != 0 || records > math.MaxInt64 || bytes > math.MaxInt64 {
+			return nil, fmt.Errorf("%w: list entries add up to more than 2^63 records or bytes", ErrCorrupt)
+		}
 	}
 	if err != nil {
 		return nil, err
 	}
+	st.Records, st.Bytes = int64(records), int64(bytes)
 	return st, nil
+}
+
+// minCellBytes is the least a record takes in a leaf: its slot (2), key and
+// value lengths (4), an empty id and a one-byte inline cell.
+const minCellBytes = 7
+
+// plausibleEntry checks the counts of a list entry, which Stats takes on
+// trust without reading the list's tree, against what the file can hold: no
+// more records than its pages have room for, no more bytes than that many
+// records of the largest size. Check compares them with the tree itself.
+func plausibleEntry(e listEntry, pageCount uint64, payloadSize int) error {
+	hiR, maxRecords := mathbits.Mul64(pageCount, uint64(payloadSize/minCellBytes))
+	hiB, maxBytes := mathbits.Mul64(e.count, record.MaxSize)
+	if (hiR == 0 && e.count > maxRecords) || (hiB == 0 && e.bytes > maxBytes) {
+		return fmt.Errorf("%w: entry claims %d records of %d bytes in all, more than a file of %d pages holds",
+			ErrCorrupt, e.count, e.bytes, pageCount)
+	}
+	return nil
 }

@@ -11,9 +11,11 @@ package freelist
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 
+	"github.com/streamcrypt/scdb/internal/errs"
 	"github.com/streamcrypt/scdb/pager"
 )
 
@@ -113,7 +115,7 @@ func (f *Freelist) Alloc(n int) (uint64, error) {
 		}
 	}
 	if best < 0 {
-		return f.grow(want), nil
+		return f.grow(want)
 	}
 	r := &f.free[best]
 	first := r.start
@@ -126,17 +128,23 @@ func (f *Freelist) Alloc(n int) (uint64, error) {
 }
 
 // grow takes want pages at the end of the file, starting inside a free run
-// that touches the end if there is one.
-func (f *Freelist) grow(want uint64) uint64 {
-	if k := len(f.free); k > 0 && f.free[k-1].end() == f.pageCount {
-		last := f.free[k-1]
-		f.free = f.free[:k-1]
-		f.pageCount = last.start + want
-		return last.start
-	}
+// that touches the end if there is one. A page count that would pass 2^64
+// can only come from a lying meta: growing past it would wrap page numbers
+// back onto live pages.
+func (f *Freelist) grow(want uint64) (uint64, error) {
 	first := f.pageCount
-	f.pageCount += want
-	return first
+	k := len(f.free)
+	if k > 0 && f.free[k-1].end() == f.pageCount {
+		first = f.free[k-1].start
+	}
+	if first > math.MaxUint64-want {
+		return 0, fmt.Errorf("%w: a file of %d pages cannot grow by %d", errs.ErrCorrupt, f.pageCount, want)
+	}
+	if first != f.pageCount {
+		f.free = f.free[:k-1]
+	}
+	f.pageCount = first + want
+	return first, nil
 }
 
 // Free records that the state being built no longer references ref. Either

@@ -120,15 +120,19 @@ func encodePage(payload []byte, runs []run, next uint64) {
 
 // Load reads the free list that meta m records. Every run must lie inside
 // [FirstDataPage, m.PageCount), in ascending order, without overlap; the
-// chain may not be longer than the file. After a reopen no snapshot is
-// open, so every page the commit recorded as free is reusable at once.
+// chain may not visit a page twice. After a reopen no snapshot is open, so
+// every page the commit recorded as free is reusable at once.
+//
+// A freelist that authenticates can still lie: one that calls live pages
+// free makes the next commit overwrite them, which the pages' referrers then
+// detect as corruption. Load refuses the cheap cases, runs over the pages
+// the meta itself points at (the freelist's own pages and the directory
+// root); finding every live page a run covers takes a walk of the whole
+// file, which is Check's job, not Open's.
 func Load(r pager.Reader, m pager.Meta) (*Freelist, error) {
 	f := New()
 	f.pageCount = m.PageCount
 	err := Walk(r, m, func(ref pager.Ref) { f.ownPages = append(f.ownPages, ref) }, func(start, n uint64) error {
-		if k := len(f.free); k > 0 && start < f.free[k-1].end() {
-			return fmt.Errorf("run at page %d overlaps or is out of order", start)
-		}
 		f.free = append(f.free, run{start, n})
 		return nil
 	})
@@ -146,27 +150,41 @@ func Load(r pager.Reader, m pager.Meta) (*Freelist, error) {
 	}
 	f.free = merged
 	for _, own := range f.ownPages {
-		i := sort.Search(len(f.free), func(i int) bool { return f.free[i].end() > own.Page })
-		if i < len(f.free) && f.free[i].start <= own.Page {
+		if f.isFree(own.Page) {
 			return nil, errs.Corrupt(own.Page, "freelist page is itself recorded as free")
 		}
+	}
+	if !m.Tree.IsZero() && f.isFree(m.Tree.Page) {
+		return nil, errs.Corrupt(m.Freelist.Page, "freelist records the directory root, page %d, as free", m.Tree.Page)
 	}
 	return f, nil
 }
 
+// isFree reports whether pgno lies in a run of f.free.
+func (f *Freelist) isFree(pgno uint64) bool {
+	i := sort.Search(len(f.free), func(i int) bool { return f.free[i].end() > pgno })
+	return i < len(f.free) && f.free[i].start <= pgno
+}
+
 // Walk visits the freelist pages of meta m (page) and their runs (run), in
-// order, checking each page's layout. A run callback error stops the walk
-// and is reported as corruption of the page that holds the run.
+// order, checking each page's layout and that the runs lie in the file, in
+// ascending order, without overlap (FORMAT.md §8). A run callback error
+// stops the walk and is reported as corruption of the page that holds the
+// run. A chain that returns to a page it visited is a loop: it is caught at
+// the first repeat, whatever the page count claims.
 func Walk(r pager.Reader, m pager.Meta, page func(ref pager.Ref), runFn func(start, n uint64) error) error {
 	ref := m.Freelist
 	per := entriesPerPage(r.PayloadSize())
-	for seen := uint64(0); !ref.IsZero(); seen++ {
-		if seen >= m.PageCount {
-			return errs.Corrupt(ref.Page, "freelist chain longer than the file (a loop?)")
-		}
+	seen := map[uint64]struct{}{}
+	var end uint64 // end of the previous run
+	for !ref.IsZero() {
 		if ref.Page < pager.FirstDataPage || ref.Page >= m.PageCount {
 			return errs.Corrupt(ref.Page, "freelist page outside the file of %d pages", m.PageCount)
 		}
+		if _, dup := seen[ref.Page]; dup {
+			return errs.Corrupt(ref.Page, "freelist chain returns to page %d (a loop)", ref.Page)
+		}
+		seen[ref.Page] = struct{}{}
 		b, err := r.Page(ref)
 		if err != nil {
 			return err
@@ -185,6 +203,10 @@ func Walk(r pager.Reader, m pager.Meta, page func(ref pager.Ref), runFn func(sta
 			if n == 0 || start < pager.FirstDataPage || start >= m.PageCount || n > m.PageCount-start {
 				return errs.Corrupt(ref.Page, "free run %d+%d outside pages %d..%d", start, n, pager.FirstDataPage, m.PageCount)
 			}
+			if start < end {
+				return errs.Corrupt(ref.Page, "free run at page %d overlaps or is out of order", start)
+			}
+			end = start + n
 			if err := runFn(start, n); err != nil {
 				return errs.Corrupt(ref.Page, "%v", err)
 			}

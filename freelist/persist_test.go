@@ -274,3 +274,75 @@ func TestLoadWrongGeneration(t *testing.T) {
 		t.Fatalf("Load of a page at the wrong generation: %v", err)
 	}
 }
+
+// TestWalkLoopUnderLyingPageCount: a meta that claims 2^60 pages made the
+// chain bound (at most page count pages) useless, and an empty freelist page
+// pointing at itself was followed 2^60 times. The loop must be caught at the
+// first repeat, by Walk (Stats, Check) and Load (a writable Open) alike.
+func TestWalkLoopUnderLyingPageCount(t *testing.T) {
+	s := newStore(payloadSize)
+	s.WritePage(50, flPage(payloadSize, 51))
+	s.WritePage(51, flPage(payloadSize, 50))
+	m := pager.Meta{Gen: s.Gen(), PageCount: 1 << 60, Freelist: ref(50, s.Gen())}
+	err := freelist.Walk(s, m, func(pager.Ref) {}, func(uint64, uint64) error { return nil })
+	var pe *errs.PageError
+	if !errors.As(err, &pe) || pe.Page != 50 {
+		t.Fatalf("Walk: %v, want corruption on page 50", err)
+	}
+	if _, err := freelist.Load(s, m); !errors.Is(err, errs.ErrCorrupt) {
+		t.Fatalf("Load: %v, want ErrCorrupt", err)
+	}
+}
+
+// TestWalkChecksOrder: every caller of Walk, not only Load, gets the runs
+// in ascending order without overlap; Stats summed overlapping runs into a
+// free count larger than the file.
+func TestWalkChecksOrder(t *testing.T) {
+	s := newStore(payloadSize)
+	s.WritePage(50, flPage(payloadSize, 51, flEntry{10, 40}))
+	s.WritePage(51, flPage(payloadSize, 0, flEntry{10, 40}))
+	m := pager.Meta{Gen: s.Gen(), PageCount: 100, Freelist: ref(50, s.Gen())}
+	var total uint64
+	err := freelist.Walk(s, m, func(pager.Ref) {}, func(_, n uint64) error { total += n; return nil })
+	var pe *errs.PageError
+	if !errors.As(err, &pe) || pe.Page != 51 {
+		t.Fatalf("Walk: %v (free pages %d), want corruption on page 51", err, total)
+	}
+}
+
+// TestLoadRejectsRunOverTreeRoot: an authentic freelist that calls the
+// directory root free would have the next commit overwrite it. The meta
+// names the root, so Open can refuse it without walking the file.
+func TestLoadRejectsRunOverTreeRoot(t *testing.T) {
+	s := newStore(payloadSize)
+	s.WritePage(50, flPage(payloadSize, 0, flEntry{10, 5}, flEntry{20, 1}))
+	for _, root := range []uint64{10, 14, 20} {
+		m := pager.Meta{Gen: s.Gen(), PageCount: 100, Freelist: ref(50, s.Gen()), Tree: ref(root, s.Gen())}
+		_, err := freelist.Load(s, m)
+		var pe *errs.PageError
+		if !errors.As(err, &pe) || pe.Page != 50 {
+			t.Errorf("root %d: Load: %v, want corruption on page 50", root, err)
+		}
+	}
+	m := pager.Meta{Gen: s.Gen(), PageCount: 100, Freelist: ref(50, s.Gen()), Tree: ref(15, s.Gen())}
+	if _, err := freelist.Load(s, m); err != nil {
+		t.Errorf("root next to a run: %v", err)
+	}
+}
+
+// TestGrowPastPageNumbers: a meta's page count near 2^64 must not let the
+// allocator wrap page numbers around onto live pages.
+func TestGrowPastPageNumbers(t *testing.T) {
+	s := newStore(payloadSize)
+	f, err := freelist.Load(s, pager.Meta{Gen: s.Gen(), PageCount: 1<<64 - 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Begin(s.Gen()+1, s.Gen())
+	if _, err := f.Alloc(2); err != nil {
+		t.Fatalf("Alloc of the last 2 page numbers: %v", err)
+	}
+	if first, err := f.Alloc(2); !errors.Is(err, errs.ErrCorrupt) {
+		t.Fatalf("Alloc past 2^64 pages gave page %d, %v; want ErrCorrupt", first, err)
+	}
+}

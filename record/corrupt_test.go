@@ -96,6 +96,13 @@ func TestCorruption(t *testing.T) {
 		{name: "next to a continuation page", page: 3, damage: setU64(16, 20), wantPage: 20, freeSees: true},
 		{name: "next to page 0", page: 3, damage: setU64(16, 0), wantPage: 3, freeSees: true},
 		{name: "next to a meta page", page: 3, damage: setU64(16, 1), wantPage: 3, freeSees: true},
+		// Under a cell claiming the largest size every visit of a looping
+		// run looks like a run with more to come: only the visited heads
+		// stop the walk (it used to read the run ~2^40/15360 times).
+		{name: "max size, next loops to the first run", cell: func(c []byte) []byte { return setCell(c, 1, MaxSize) },
+			page: 19, damage: setU64(16, 3), wantPage: 3, freeSees: true},
+		{name: "max size, run loops to itself", cell: func(c []byte) []byte { return setCell(c, 1, MaxSize) },
+			page: 19, damage: setU64(16, 19), wantPage: 19, freeSees: true},
 		{name: "continuation reserved", page: 5, damage: setU64(16, 1), wantPage: 5},
 		{name: "padding", page: damagedLast, damage: setByte(payload1K-1, 1), wantPage: damagedLast},
 	}

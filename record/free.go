@@ -43,8 +43,12 @@ func chainRuns(r pager.Reader, c chainCell) ([]run, error) {
 	}
 	head := make([]byte, g.payload)
 	var runs []run
+	var seen heads
 	left := g.pagesFor(c.size)
 	for next := c.first; left > 0; {
+		if err := seen.visit(next); err != nil {
+			return nil, err
+		}
 		if err := r.ReadPages(c.ref(next), head); err != nil {
 			return nil, err
 		}

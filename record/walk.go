@@ -4,6 +4,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/streamcrypt/scdb/internal/errs"
 	"github.com/streamcrypt/scdb/pager"
 )
 
@@ -26,6 +27,7 @@ type walker struct {
 	runLen  int    // pages in the current run; 0 before the first run
 	runPos  int    // next page of the current run to read
 	next    uint64 // first page of the run after the current one
+	heads   heads  // run heads visited, against a next pointer that loops
 
 	buf []byte // the current batch: n pages of g.payload bytes
 }
@@ -96,6 +98,9 @@ func (wk *walker) batch() (pages []byte, index int64, err error) {
 // the format guarantees the run has (minRunPages, or all that are left).
 func (wk *walker) startRun(left int64) (int, error) {
 	head := wk.next
+	if err := wk.heads.visit(head); err != nil {
+		return 0, err
+	}
 	n := int(min(int64(wk.batchPages()), minRunPages, left))
 	if err := wk.r.ReadPages(wk.c.ref(head), wk.buf[:n*wk.g.payload]); err != nil {
 		return 0, wk.explain(head, left, n, err)
@@ -159,4 +164,32 @@ func (wk *walker) data(pages []byte, i int, index int64) []byte {
 		return p[headerSize : headerSize+wk.g.lastData(wk.c.size)]
 	}
 	return p[headerSize:]
+}
+
+// heads remembers the run heads of one chain walk. The pages left shrink
+// from head to head, but only by the run's length: a head whose next
+// pointer returns to itself or an earlier head, under a cell claiming up to
+// MaxSize bytes, would be followed about 2^40/(16·D) times, reading the
+// same authentic pages again and again (and Value would grow its result to
+// the claimed size). A head visited twice is therefore a loop. The set is
+// made when a second run starts, so single-run values pay nothing.
+type heads struct {
+	first uint64 // the first head, 0 before any
+	seen  map[uint64]struct{}
+}
+
+// visit records head, failing if the walk has been there before.
+func (h *heads) visit(head uint64) error {
+	switch {
+	case h.first == 0:
+		h.first = head
+		return nil
+	case h.seen == nil:
+		h.seen = map[uint64]struct{}{h.first: {}}
+	}
+	if _, dup := h.seen[head]; dup {
+		return errs.Corrupt(head, "chain returns to its run at page %d (a loop)", head)
+	}
+	h.seen[head] = struct{}{}
+	return nil
 }
