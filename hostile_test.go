@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -156,6 +158,10 @@ type hostileCase struct {
 	openFails bool
 	// anonymous: the damage may be reported on no page in particular.
 	anonymous bool
+	// metaRefused: the newest meta breaks a rule of the meta page itself,
+	// so a reader treats it as torn and opens the previous commit: Check
+	// warns (MetaFault), and RequireNewestMeta makes Open refuse the file.
+	metaRefused bool
 }
 
 var hostileCases = []hostileCase{
@@ -268,18 +274,15 @@ var hostileCases = []hostileCase{
 		s.edit(leaf, func(p []byte) { copy(p[to:to+25], p[from:from+25]) })
 		return []uint64{leaf}
 	}},
-	{name: "meta page count + 2^54 and a freelist loop", openFails: true, forge: func(s *forgeSet) []uint64 {
+	{name: "meta page count + 2^54 and a freelist loop", metaRefused: true, forge: func(s *forgeSet) []uint64 {
 		// 2^54 pages of 1 KiB wrap the byte size back to the real one.
 		m, fl := s.metaPage(), s.freelistPage()
 		s.edit(m, func(p []byte) { le.PutUint64(p[forge.MetaPageCount:], s.h.count+1<<54) })
 		s.edit(fl, func(p []byte) { le.PutUint32(p[4:], 0); le.PutUint64(p[8:], fl) })
 		return []uint64{m, fl}
 	}},
-	// The pager is to refuse this meta at Open, naming it (page count ×
-	// page size overflows and exceeds the file); until it does, Check must
-	// at least report the file, at a cost independent of the count it
-	// claims, though only as pages leaked, on no page in particular.
-	{name: "meta page count 2^64-1", anonymous: true, forge: func(s *forgeSet) []uint64 {
+	// A page count above 2^(63-s) is outside the meta's own rules.
+	{name: "meta page count 2^64-1", metaRefused: true, forge: func(s *forgeSet) []uint64 {
 		m := s.metaPage()
 		s.edit(m, func(p []byte) { le.PutUint64(p[forge.MetaPageCount:], ^uint64(0)) })
 		return []uint64{m}
@@ -291,12 +294,38 @@ var hostileCases = []hostileCase{
 	}},
 }
 
+// wantMetaRefused: img opens at its previous commit with MetaFault set, and
+// not at all under RequireNewestMeta.
+func wantMetaRefused(t *testing.T, img []byte) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "meta.scdb")
+	if err := os.WriteFile(path, img, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := scdb.Open(path, scdb.Options{Key: hostileKey, ReadOnly: true})
+	if err != nil {
+		t.Fatalf("Open: %v, want the previous commit", err)
+	}
+	defer db.Close()
+	var pe *scdb.CorruptPageError
+	if !errors.As(db.MetaFault(), &pe) || pe.Page > 2 {
+		t.Errorf("MetaFault %v, want ErrCorrupt naming a meta page", db.MetaFault())
+	}
+	if _, err := scdb.Open(path, scdb.Options{Key: hostileKey, ReadOnly: true, RequireNewestMeta: true}); !errors.Is(err, scdb.ErrCorrupt) {
+		t.Errorf("Open with RequireNewestMeta: %v, want ErrCorrupt", err)
+	}
+}
+
 func TestHostilePages(t *testing.T) {
 	for _, c := range hostileCases {
 		t.Run(c.name, func(t *testing.T) {
 			s := newForgeSet(t)
 			c.forge(s)
 			res := hostileRun(t, s.f.Image)
+			if c.metaRefused {
+				wantMetaRefused(t, s.f.Image)
+				return
+			}
 			if !errors.Is(res.checkErr, scdb.ErrCorrupt) {
 				t.Errorf("Check: %v, want ErrCorrupt", res.checkErr)
 			}

@@ -361,6 +361,9 @@ func (p *Pager) Options() Options {
 // PageSize is the size of every page in bytes.
 func (p *Pager) PageSize() int { return p.pageSize }
 
+// maxPages is MaxPageCount at this pager's page size.
+func (p *Pager) maxPages() uint64 { return 1 << 63 / uint64(p.pageSize) }
+
 // PayloadSize is the plaintext bytes of a page: PageSize minus nonce and tag.
 func (p *Pager) PayloadSize() int { return p.pageSize - crypt.Overhead }
 
@@ -437,7 +440,7 @@ func (p *Pager) readSealed(pgno, gen uint64, payload []byte) error {
 // plaintext came from another, and a map of a file truncated by someone
 // else faults the whole process. pread into our own memory does neither.
 func (p *Pager) withSealed(pgno uint64, n int, fn func(sealed []byte) error) error {
-	if pgno > uint64(1<<62)/uint64(p.pageSize) {
+	if pgno > p.maxPages()-uint64(n) {
 		return errs.Corrupt(pgno, "page number beyond any file")
 	}
 	size := n * p.pageSize
@@ -489,7 +492,7 @@ func (p *Pager) SealPage(dst []byte, pgno, gen uint64, payload []byte) error {
 	if err := p.writable(); err != nil {
 		return err
 	}
-	if pgno < FirstDataPage || len(payload) != p.PayloadSize() || len(dst) != p.pageSize {
+	if pgno < FirstDataPage || pgno >= p.maxPages() || len(payload) != p.PayloadSize() || len(dst) != p.pageSize {
 		return fmt.Errorf("pager: write of page %d with %d bytes", pgno, len(payload))
 	}
 	if err := p.cipher.Seal(dst, payload, pgno, gen); err != nil {
@@ -506,12 +509,13 @@ func (p *Pager) WriteSealed(pgno uint64, sealed []byte) error {
 	if err := p.writable(); err != nil {
 		return err
 	}
-	if pgno < FirstDataPage || len(sealed)%p.pageSize != 0 {
+	n := uint64(len(sealed) / p.pageSize)
+	if pgno < FirstDataPage || len(sealed)%p.pageSize != 0 || pgno > p.maxPages()-n {
 		return fmt.Errorf("pager: write of %d bytes at page %d", len(sealed), pgno)
 	}
 	off := int64(pgno) * int64(p.pageSize)
 	if _, err := p.f.WriteAt(sealed, off); err != nil {
-		return fmt.Errorf("pager: write pages %d..%d: %w", pgno, pgno+uint64(len(sealed)/p.pageSize)-1, err)
+		return fmt.Errorf("pager: write pages %d..%d: %w", pgno, pgno+n-1, err)
 	}
 	// Only the writer grows the file, so load-then-store does not race.
 	if end := off + int64(len(sealed)); end > p.fileSize.Load() {

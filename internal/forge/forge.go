@@ -24,6 +24,7 @@ const (
 	headerCopy  = 512
 	shiftOff    = 13
 	fileIDOff   = 16
+	keyIDOff    = 40
 	epochOff    = 32
 	slotsOff    = 64
 	numSlots    = 4
@@ -70,13 +71,15 @@ func openCopy(image, h, rawKey []byte) (*File, error) {
 	}
 	var id [crypt.FileIDSize]byte
 	copy(id[:], h[fileIDOff:])
+	var keyID [crypt.KeyIDSize]byte
+	copy(keyID[:], h[keyIDOff:])
 	for i := range numSlots {
 		var s crypt.Slot
 		copy(s[:], h[slotsOff+i*crypt.SlotSize:])
 		if s.Kind() != crypt.SlotRawKey {
 			continue
 		}
-		key, err := s.Unwrap(crypt.Credential{Key: rawKey}, id)
+		key, err := s.Unwrap(crypt.Credential{Key: rawKey}, keyID, crypt.DefaultKDFLimit)
 		if err != nil {
 			continue
 		}
