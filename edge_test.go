@@ -310,3 +310,34 @@ func TestDroppedNewestCommit(t *testing.T) {
 		t.Fatalf("RequireNewestMeta: %v, want ErrCorrupt", err)
 	}
 }
+
+// lyingReader gives n good bytes, then claims more than it was given room
+// for.
+type lyingReader struct{ n int }
+
+func (r *lyingReader) Read(p []byte) (int, error) {
+	if r.n > 0 {
+		k := min(r.n, len(p))
+		r.n -= k
+		return k, nil
+	}
+	return len(p) + 10, nil
+}
+
+// TestPutReaderCountLies: a source whose Read reports more bytes than the
+// buffer holds is refused, in the inline and the chained path, and the
+// record keeps its old value.
+func TestPutReaderCountLies(t *testing.T) {
+	path := edgeFile(t, []byte("old"))
+	db := mustOpen(t, path, scdb.Options{Key: testKey})
+	defer db.Close()
+	for _, good := range []int{0, 100, 5000} {
+		err := db.Update(func(tx *scdb.Tx) error { return tx.List("l").PutReader("big", &lyingReader{good}) })
+		if !errors.Is(err, scdb.ErrInvalid) {
+			t.Errorf("after %d good bytes: %v, want ErrInvalid", good, err)
+		}
+	}
+	if v, err := db.Get("l", "big"); err != nil || string(v) != "old" {
+		t.Fatalf("record after the refused puts: %q, %v", v, err)
+	}
+}

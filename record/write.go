@@ -75,6 +75,9 @@ func readFull(r io.Reader, b []byte) (int, error) {
 	n, empty := 0, 0
 	for n < len(b) {
 		m, err := r.Read(b[n:])
+		if m < 0 || m > len(b)-n {
+			return n, badCount(m, len(b)-n)
+		}
 		n += m
 		if err == io.EOF {
 			return n, nil
@@ -87,6 +90,13 @@ func readFull(r io.Reader, b []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// badCount is the error for an io.Reader that claims to have read more
+// bytes than it was given room for (or a negative count): its data cannot
+// be trusted, and using the count would read past the buffer.
+func badCount(n, room int) error {
+	return fmt.Errorf("%w: the value's reader returned %d from a Read of %d bytes", errs.ErrInvalid, n, room)
 }
 
 func emptyReads(n, sofar int) int {
@@ -153,7 +163,11 @@ func (cw *chainWriter) readFrom(r io.Reader) error {
 				break
 			}
 		}
+		room := cw.g.data - cw.fill
 		n, err := r.Read(cw.cur[headerSize+cw.fill : headerSize+cw.g.data])
+		if n < 0 || n > room {
+			return badCount(n, room)
+		}
 		cw.fill += n
 		cw.size += int64(n)
 		if cw.size > sizeLimit {
