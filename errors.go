@@ -1,6 +1,10 @@
 package scdb
 
-import "github.com/streamcrypt/scdb/internal/errs"
+import (
+	"errors"
+
+	"github.com/streamcrypt/scdb/internal/errs"
+)
 
 // Errors returned by scdb. Test for them with errors.Is: the errors returned
 // wrap them with context (which file, which page, which list).
@@ -23,6 +27,10 @@ var (
 	ErrReadOnly = errs.ErrReadOnly
 	// ErrTxDone: the transaction was already committed or rolled back.
 	ErrTxDone = errs.ErrTxDone
+	// ErrTxManaged: Commit or Rollback called on a transaction that Update,
+	// View or Batch manages. Nothing happened: return from fn instead, nil
+	// to commit or an error to roll back.
+	ErrTxManaged = errors.New("scdb: Commit or Rollback inside Update, View or Batch; return from fn instead")
 	// ErrClosed: the database was closed.
 	ErrClosed = errs.ErrClosed
 	// ErrTooLarge: a list name, id or value over the limits (see Limits).

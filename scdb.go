@@ -157,26 +157,32 @@ func (db *DB) Close() error {
 func (db *DB) Generation() uint64 { return db.p.Meta().Gen }
 
 // Update runs fn in a read-write transaction and commits it if fn returns
-// nil; if fn returns an error or panics, nothing it did is kept.
+// nil; if fn returns an error or panics, nothing it did is kept. fn must not
+// call Commit or Rollback (they return ErrTxManaged), and must not start
+// another writable transaction or call Update, Batch or Close: each waits
+// for this transaction to end, so the goroutine deadlocks.
 func (db *DB) Update(fn func(tx *Tx) error) error {
 	tx, err := db.Begin(true)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	tx.managed = true
+	defer tx.release()
 	if err := fn(tx); err != nil {
 		return err
 	}
-	return tx.Commit()
+	return tx.commitEnd()
 }
 
-// View runs fn in a read-only snapshot.
+// View runs fn in a read-only snapshot. Commit and Rollback inside fn return
+// ErrTxManaged; the snapshot ends when fn returns.
 func (db *DB) View(fn func(tx *Tx) error) error {
 	tx, err := db.Begin(false)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	tx.managed = true
+	defer tx.release()
 	return fn(tx)
 }
 
