@@ -271,21 +271,11 @@ func (db *DB) Lists() ([]string, error) {
 
 // Records streams the records of list in id order from a snapshot taken when
 // the loop starts and released when it ends. Each *Record is valid for its
-// loop step only. A list that does not exist yields nothing.
+// loop step only: used later it fails with an error saying so. A list that
+// does not exist yields nothing. Take both loop variables: the error ends
+// the loop when a page is damaged.
 func (db *DB) Records(list string) iter.Seq2[*Record, error] {
-	return func(yield func(*Record, error) bool) {
-		tx, err := db.Begin(false)
-		if err != nil {
-			yield(nil, err)
-			return
-		}
-		defer tx.Rollback()
-		for rec, err := range tx.List(list).All() {
-			if !yield(rec, err) {
-				return
-			}
-		}
-	}
+	return db.loop(func(tx *Tx) iter.Seq2[*Record, error] { return tx.List(list).All() })
 }
 
 func closedErr(db *DB) error {
