@@ -301,4 +301,3 @@ func (r *Record) Value() ([]byte, error) {
 	}
 	return record.Value(r.tx.rd, r.cell)
 }
-
