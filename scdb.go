@@ -72,6 +72,9 @@ type DB struct {
 
 	mu      sync.Mutex     // guards readers
 	readers map[uint64]int // open read snapshots by generation
+
+	batch   batcher  // the Batch callers waiting for a commit (batch.go)
+	commits notifier // wakes Follow loops at every commit and at Close (follow.go)
 }
 
 // Create makes a new scdb file at path, which must not exist, protected by
@@ -148,6 +151,7 @@ func (db *DB) Close() error {
 	if db.closed.Swap(true) {
 		return ErrClosed
 	}
+	defer db.commits.broadcast() // Follow loops end with ErrClosed
 	return db.p.Close()
 }
 

@@ -105,6 +105,7 @@ func (tx *Tx) commit() error {
 	}
 	fl.Commit()
 	tx.w.committed = true
+	tx.db.commits.broadcast()
 	return nil
 }
 
