@@ -20,8 +20,10 @@ var (
 	ErrNotSCDB = errs.ErrNotSCDB
 	// ErrVersion: the file is of a format version this build cannot read.
 	ErrVersion = errs.ErrVersion
-	// ErrLocked: another process has the file open for writing (or, when
-	// opening for writing, has it open at all).
+	// ErrLocked: another process, or another DB of this process, has the
+	// file open for writing (or, when opening for writing, has it open at
+	// all). The error's text says which; Options.LockTimeout waits instead
+	// of failing at once.
 	ErrLocked = errs.ErrLocked
 	// ErrReadOnly: a write through a read-only database or transaction.
 	ErrReadOnly = errs.ErrReadOnly

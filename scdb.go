@@ -30,6 +30,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/streamcrypt/scdb/crypt"
 	"github.com/streamcrypt/scdb/freelist"
@@ -46,6 +47,11 @@ type Options struct {
 	ReadOnly   bool   // Open only: no writes; the file is shared-locked
 	NoSync     bool   // skip fsync at commit: an application crash loses nothing committed, but a power loss or OS crash may lose recent commits or corrupt the file
 	CacheSize  int    // bytes of decrypted pages kept in memory; 0 means 4 MiB
+
+	// LockTimeout is how long Open waits for a conflicting lock (another
+	// writer, or readers when opening to write) to go away before failing
+	// with ErrLocked; 0 means fail at once.
+	LockTimeout time.Duration
 }
 
 func (o *Options) pagerOptions() pager.Options {
@@ -99,7 +105,7 @@ func Create(path string, opts Options) (*DB, error) {
 
 // Open opens the existing scdb file at path.
 func Open(path string, opts Options) (*DB, error) {
-	f, err := pager.OpenFile(path, false, opts.ReadOnly)
+	f, err := pager.OpenFileWait(path, false, opts.ReadOnly, opts.LockTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
