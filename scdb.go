@@ -6,12 +6,24 @@
 // that stays flat however long the list or large the value:
 //
 //	db, err := scdb.Open("my_database.scdb", scdb.Options{Passphrase: pass})
-//	...
-//	for rec, err := range db.Records("my list1") {
-//		if err != nil { ... }
-//		value, err := rec.Value()
-//		fmt.Println(rec.ID(), value)
+//	if err != nil {
+//		return err
 //	}
+//	defer db.Close()
+//	for rec, err := range db.Records("my list1") {
+//		if err != nil {
+//			return err // a damaged page, a closed database
+//		}
+//		value, err := rec.Value()
+//		if err != nil {
+//			return err
+//		}
+//		fmt.Println(rec.ID(), string(value))
+//	}
+//
+// Always take both loop variables: written with one, for rec := range
+// db.Records(l), the loop drops the error that ends it, and a damaged or
+// tampered file then reads as a shorter list.
 //
 // Everything but a small plaintext header is encrypted with
 // XChaCha20-Poly1305 in fixed-size pages, each bound to its position and to
@@ -150,7 +162,8 @@ func newDB(p *pager.Pager, fl *freelist.Freelist) *DB {
 
 // Close waits for the open read-write transaction, if any, to end, then
 // closes the file and forgets the key. Read snapshots still open fail with
-// ErrClosed from then on.
+// ErrClosed from then on. Calling Close inside Update or Batch, or while
+// the same goroutine holds a writable transaction from Begin, deadlocks.
 func (db *DB) Close() error {
 	db.writer.Lock()
 	defer db.writer.Unlock()
@@ -198,8 +211,11 @@ func (db *DB) View(fn func(tx *Tx) error) error {
 
 // Begin starts a transaction. A writable one waits for the previous
 // writable one to end; read-only ones never wait. Every transaction must end
-// with Commit or Rollback: an open snapshot keeps the pages it can reach
-// from being reused.
+// with Commit or Rollback (defer tx.Rollback() right after Begin; it is
+// harmless after Commit). A forgotten writable transaction blocks every
+// later writer and Close for ever; Begin(true) inside Update, or twice in
+// one goroutine, deadlocks. A forgotten snapshot keeps the pages it can
+// reach from being reused, so the file grows: Stats.OpenSnapshots shows it.
 func (db *DB) Begin(writable bool) (*Tx, error) {
 	if db.closed.Load() {
 		return nil, ErrClosed
