@@ -35,7 +35,9 @@ var (
 	ErrTxManaged = errors.New("scdb: Commit or Rollback inside Update, View or Batch; return from fn instead")
 	// ErrClosed: the database was closed.
 	ErrClosed = errs.ErrClosed
-	// ErrTooLarge: a list name, id or value over the limits (see Limits).
+	// ErrTooLarge: a list name or id longer than MaxIDSize(pageSize) bytes,
+	// or a value larger than MaxValueSize (or than a []byte can hold, for
+	// Value: use Reader).
 	ErrTooLarge = errs.ErrTooLarge
 	// ErrInvalid: an invalid argument, such as Options with both a key and a
 	// passphrase.
@@ -43,5 +45,11 @@ var (
 )
 
 // CorruptPageError is the type of corruption errors that name a page; use
-// errors.As to get the page number.
+// errors.As to get the page number. It wraps ErrCorrupt, and has two fields:
+//
+//	Page   uint64 // the number of the page where the damage was found
+//	Reason string // what was wrong, in words
+//
+// (It is an alias of a type shared with scdb's lower layers, which is why
+// go doc does not list the fields itself.)
 type CorruptPageError = errs.PageError
