@@ -15,7 +15,8 @@ type Stats struct {
 	Lists      int    // lists
 	Records    int64  // records in all lists
 	Bytes      int64  // value bytes in all lists
-	KeySlots   []KeySlot // the file's non-empty key slots
+	// KeySlots describes the file's non-empty key slots.
+	KeySlots []KeySlot
 
 	// OpenSnapshots counts the read-only transactions open on this DB
 	// (Stats' own excluded). Each keeps the pages its generation can reach
