@@ -50,10 +50,17 @@ func TestAppendSurvivesEmptiedList(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// DeleteList resets an emptied list's sequence too (issue 11); a
+	// second DeleteList finds nothing.
+	err = db.Update(func(tx *scdb.Tx) error { return tx.DeleteList("q") })
+	if err != nil {
+		t.Fatalf("DeleteList of an emptied list: %v, want nil", err)
+	}
 	err = db.Update(func(tx *scdb.Tx) error { return tx.DeleteList("q") })
 	if !errors.Is(err, scdb.ErrNotFound) {
-		t.Fatalf("DeleteList of an emptied list: %v, want ErrNotFound", err)
+		t.Fatalf("DeleteList of a reset list: %v, want ErrNotFound", err)
 	}
+	last = ""
 	appendOne()
 	if err := db.Update(func(tx *scdb.Tx) error { return tx.DeleteList("q") }); err != nil {
 		t.Fatal(err)

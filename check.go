@@ -30,10 +30,11 @@ type CheckReport struct {
 // Problem is one defect found by Check. Page is 0 when the defect is not on
 // a particular page.
 type Problem struct {
-	Page    uint64
-	Message string
+	Page    uint64 // the page where it was found; 0 when it concerns no one page
+	Message string // what is wrong, in words
 }
 
+// String gives the problem as "page N: message" (or the message alone).
 func (p Problem) String() string {
 	if p.Page == 0 {
 		return p.Message

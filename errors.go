@@ -1,6 +1,10 @@
 package scdb
 
-import "github.com/streamcrypt/scdb/internal/errs"
+import (
+	"errors"
+
+	"github.com/streamcrypt/scdb/internal/errs"
+)
 
 // Errors returned by scdb. Test for them with errors.Is: the errors returned
 // wrap them with context (which file, which page, which list).
@@ -16,16 +20,24 @@ var (
 	ErrNotSCDB = errs.ErrNotSCDB
 	// ErrVersion: the file is of a format version this build cannot read.
 	ErrVersion = errs.ErrVersion
-	// ErrLocked: another process has the file open for writing (or, when
-	// opening for writing, has it open at all).
+	// ErrLocked: another process, or another DB of this process, has the
+	// file open for writing (or, when opening for writing, has it open at
+	// all). The error's text says which; Options.LockTimeout waits instead
+	// of failing at once.
 	ErrLocked = errs.ErrLocked
 	// ErrReadOnly: a write through a read-only database or transaction.
 	ErrReadOnly = errs.ErrReadOnly
 	// ErrTxDone: the transaction was already committed or rolled back.
 	ErrTxDone = errs.ErrTxDone
+	// ErrTxManaged: Commit or Rollback called on a transaction that Update,
+	// View or Batch manages. Nothing happened: return from fn instead, nil
+	// to commit or an error to roll back.
+	ErrTxManaged = errors.New("scdb: Commit or Rollback inside Update, View or Batch; return from fn instead")
 	// ErrClosed: the database was closed.
 	ErrClosed = errs.ErrClosed
-	// ErrTooLarge: a list name, id or value over the limits (see Limits).
+	// ErrTooLarge: a list name or id longer than MaxIDSize(pageSize) bytes,
+	// or a value larger than MaxValueSize (or than a []byte can hold, for
+	// Value: use Reader).
 	ErrTooLarge = errs.ErrTooLarge
 	// ErrInvalid: an invalid argument, such as Options with both a key and a
 	// passphrase.
@@ -36,5 +48,11 @@ var (
 )
 
 // CorruptPageError is the type of corruption errors that name a page; use
-// errors.As to get the page number.
+// errors.As to get the page number. It wraps ErrCorrupt, and has two fields:
+//
+//	Page   uint64 // the number of the page where the damage was found
+//	Reason string // what was wrong, in words
+//
+// (It is an alias of a type shared with scdb's lower layers, which is why
+// go doc does not list the fields itself.)
 type CorruptPageError = errs.PageError

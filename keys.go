@@ -10,8 +10,8 @@ import (
 // Credential unlocks a key slot: exactly one of a 32-byte raw key or a
 // passphrase.
 type Credential struct {
-	Key        []byte
-	Passphrase []byte
+	Key        []byte // a 32-byte raw key, or
+	Passphrase []byte // a passphrase, stretched with Argon2id
 }
 
 func (c Credential) crypt() crypt.Credential {
@@ -20,7 +20,7 @@ func (c Credential) crypt() crypt.Credential {
 
 // KeySlot describes one of the file's key slots; it reveals nothing secret.
 type KeySlot struct {
-	Index      int
+	Index      int    // the slot's position, as AddKeySlot, ReplaceKeySlot and RemoveKeySlot take it
 	Passphrase bool   // a passphrase slot; otherwise a raw-key slot
 	KDFTime    uint32 // Argon2id passes of a passphrase slot
 	KDFMemory  uint32 // Argon2id memory in KiB of a passphrase slot

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"iter"
 
 	"github.com/streamcrypt/scdb/dirtree"
 	"github.com/streamcrypt/scdb/internal/errs"
@@ -211,8 +210,11 @@ func (l *List) Open(id string) (*Record, error) {
 	if !ok {
 		return nil, fmt.Errorf("list %q id %q: %w", l.name, id, ErrNotFound)
 	}
-	rec := &Record{tx: l.tx}
-	return rec, rec.set([]byte(id), bytes.Clone(cell))
+	rec, err := newRecord(l.tx, []byte(id), cell)
+	if err != nil {
+		return nil, fmt.Errorf("list %q id %q: %w", l.name, id, err)
+	}
+	return rec, nil
 }
 
 // Delete removes id, or returns an error wrapping ErrNotFound.
@@ -233,7 +235,9 @@ func (l *List) Delete(id string) error {
 	return l.dropValue(ls, old)
 }
 
-// Len returns the number of records in the list, in O(1).
+// Len returns the number of records in the list, in O(1). It returns 0,
+// indistinguishable from an empty list, once the transaction has ended or
+// when the directory entry cannot be read; db.Len reports those errors.
 func (l *List) Len() int64 {
 	ls, err := l.state()
 	if err != nil {
@@ -242,7 +246,8 @@ func (l *List) Len() int64 {
 	return int64(ls.entry.count)
 }
 
-// Bytes returns the total size of the list's values, in O(1).
+// Bytes returns the total size of the list's values, in O(1). Like Len, it
+// returns 0 once the transaction has ended; db.Len reports the error.
 func (l *List) Bytes() int64 {
 	ls, err := l.state()
 	if err != nil {
@@ -251,62 +256,35 @@ func (l *List) Bytes() int64 {
 	return int64(ls.entry.bytes)
 }
 
-// All yields the list's records in id byte order. Each *Record is valid for
-// its loop step only: copy what you keep.
-func (l *List) All() iter.Seq2[*Record, error] { return l.scan(nil) }
-
-// From yields the list's records in id byte order, starting at the first id
-// >= id.
-func (l *List) From(id string) iter.Seq2[*Record, error] { return l.scan([]byte(id)) }
-
-func (l *List) scan(from []byte) iter.Seq2[*Record, error] {
-	return func(yield func(*Record, error) bool) {
-		ls, err := l.state()
-		if err != nil {
-			yield(nil, err)
-			return
-		}
-		c := ls.tree.Cursor()
-		var k, v []byte
-		var ok bool
-		if from == nil {
-			k, v, ok, err = c.First()
-		} else {
-			k, v, ok, err = c.Seek(from)
-		}
-		rec := &Record{tx: l.tx}
-		for ; ok && err == nil; k, v, ok, err = c.Next() {
-			if err = rec.set(k, v); err != nil {
-				break
-			}
-			if !yield(rec, nil) {
-				return
-			}
-			if err = l.tx.check(); err != nil {
-				break
-			}
-		}
-		if err != nil {
-			yield(nil, fmt.Errorf("list %q: %w", l.name, err))
-		}
-	}
-}
-
-// Record is one record read from a list.
+// Record is one record read from a list: a value of its own, which stays
+// valid until its transaction ends (a record from db.Records or Follow: for
+// its loop step), then fails with ErrTxDone.
 type Record struct {
 	tx   *Tx
 	id   string
-	cell []byte
+	cell []byte // owned: never a slice of a tree page
 	size int64
+	loop bool // from a loop that owns its snapshot (db.Records, Follow)
 }
 
-func (r *Record) set(id, cell []byte) error {
+// newRecord copies id and cell, which may belong to a tree page that the
+// next cursor step reuses.
+func newRecord(tx *Tx, id, cell []byte) (*Record, error) {
 	size, err := record.Size(cell)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	r.id, r.cell, r.size = string(id), cell, size
-	return nil
+	return &Record{tx: tx, id: string(id), cell: bytes.Clone(cell), size: size}, nil
+}
+
+// check reports whether the record can still be read, saying why not in
+// the words of the API the record came from.
+func (r *Record) check() error {
+	err := r.tx.check()
+	if err != nil && r.loop {
+		return fmt.Errorf("record %q used after its loop step (its snapshot ended with the step; copy what you keep): %w", r.id, err)
+	}
+	return err
 }
 
 // ID returns the record's id.
@@ -318,51 +296,8 @@ func (r *Record) Size() int64 { return r.size }
 // Value returns a copy of the whole value. For values too large to hold in
 // memory use Reader.
 func (r *Record) Value() ([]byte, error) {
-	if err := r.tx.check(); err != nil {
+	if err := r.check(); err != nil {
 		return nil, err
 	}
 	return record.Value(r.tx.rd, r.cell)
 }
-
-// Reader returns the value as a stream, decrypted page by page: memory stays
-// at a few pages whatever the value's size. Reading fails with ErrTxDone
-// once the record's transaction has ended.
-func (r *Record) Reader() io.Reader {
-	if err := r.tx.check(); err != nil {
-		return errReader{err}
-	}
-	rd, err := record.NewReader(r.tx.rd, r.cell)
-	if err != nil {
-		return errReader{err}
-	}
-	return &recordReader{tx: r.tx, rd: rd}
-}
-
-// recordReader fails once the record's transaction has ended: its pages may
-// then be reused. (Within a write transaction they are not: a page freed by
-// a transaction is reused only after it commits, so a record deleted or
-// replaced after it was read still reads as it was.)
-type recordReader struct {
-	tx *Tx
-	rd *record.Reader
-}
-
-func (rr *recordReader) Read(p []byte) (int, error) {
-	if err := rr.tx.check(); err != nil {
-		return 0, err
-	}
-	return rr.rd.Read(p)
-}
-
-// WriteTo streams the value to w without an intermediate copy. The
-// transaction is checked once, before: w must not end it.
-func (rr *recordReader) WriteTo(w io.Writer) (int64, error) {
-	if err := rr.tx.check(); err != nil {
-		return 0, err
-	}
-	return rr.rd.WriteTo(w)
-}
-
-type errReader struct{ err error }
-
-func (e errReader) Read([]byte) (int, error) { return 0, e.err }

@@ -6,12 +6,24 @@
 // that stays flat however long the list or large the value:
 //
 //	db, err := scdb.Open("my_database.scdb", scdb.Options{Passphrase: pass})
-//	...
-//	for rec, err := range db.Records("my list1") {
-//		if err != nil { ... }
-//		value, err := rec.Value()
-//		fmt.Println(rec.ID(), value)
+//	if err != nil {
+//		return err
 //	}
+//	defer db.Close()
+//	for rec, err := range db.Records("my list1") {
+//		if err != nil {
+//			return err // a damaged page, a closed database
+//		}
+//		value, err := rec.Value()
+//		if err != nil {
+//			return err
+//		}
+//		fmt.Println(rec.ID(), string(value))
+//	}
+//
+// Always take both loop variables: written with one, for rec := range
+// db.Records(l), the loop drops the error that ends it, and a damaged or
+// tampered file then reads as a shorter list.
 //
 // Everything but a small plaintext header is encrypted with
 // XChaCha20-Poly1305 in fixed-size pages, each bound to its position and to
@@ -30,6 +42,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/streamcrypt/scdb/crypt"
 	"github.com/streamcrypt/scdb/freelist"
@@ -55,13 +68,19 @@ type Options struct {
 	// twice the cost of a default slot: 131072 KiB (128 MiB) and 393216.
 	// Raise them only to open files whose slots you created with more.
 	MaxKDFMemoryKiB uint32
-	MaxKDFWork      uint64
+	// MaxKDFWork: see MaxKDFMemoryKiB.
+	MaxKDFWork uint64
 
 	// RequireNewestMeta makes Open fail with ErrCorrupt instead of falling
 	// back to the previous commit when the newest commit's meta page is
 	// damaged (see DB.MetaFault). A crash that tears a commit's meta write
 	// looks the same, so after such a crash the file opens only without it.
 	RequireNewestMeta bool
+
+	// LockTimeout is how long Open waits for a conflicting lock (another
+	// writer, or readers when opening to write) to go away before failing
+	// with ErrLocked; 0 means fail at once.
+	LockTimeout time.Duration
 }
 
 func (o *Options) pagerOptions() pager.Options {
@@ -91,6 +110,9 @@ type DB struct {
 
 	mu      sync.Mutex     // guards readers
 	readers map[uint64]int // open read snapshots by generation
+
+	batch   batcher  // the Batch callers waiting for a commit (batch.go)
+	commits notifier // wakes Follow loops at every commit and at Close (follow.go)
 }
 
 // Create makes a new scdb file at path, which must not exist, protected by
@@ -115,7 +137,7 @@ func Create(path string, opts Options) (*DB, error) {
 
 // Open opens the existing scdb file at path.
 func Open(path string, opts Options) (*DB, error) {
-	f, err := pager.OpenFile(path, false, opts.ReadOnly)
+	f, err := pager.OpenFileWait(path, false, opts.ReadOnly, opts.LockTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -160,13 +182,15 @@ func newDB(p *pager.Pager, fl *freelist.Freelist) *DB {
 
 // Close waits for the open read-write transaction, if any, to end, then
 // closes the file and forgets the key. Read snapshots still open fail with
-// ErrClosed from then on.
+// ErrClosed from then on. Calling Close inside Update or Batch, or while
+// the same goroutine holds a writable transaction from Begin, deadlocks.
 func (db *DB) Close() error {
 	db.writer.Lock()
 	defer db.writer.Unlock()
 	if db.closed.Swap(true) {
 		return ErrClosed
 	}
+	defer db.commits.broadcast() // Follow loops end with ErrClosed
 	return db.p.Close()
 }
 
@@ -183,33 +207,42 @@ func (db *DB) MetaFault() error { return db.p.MetaFault() }
 func (db *DB) Generation() uint64 { return db.p.Meta().Gen }
 
 // Update runs fn in a read-write transaction and commits it if fn returns
-// nil; if fn returns an error or panics, nothing it did is kept.
+// nil; if fn returns an error or panics, nothing it did is kept. fn must not
+// call Commit or Rollback (they return ErrTxManaged), and must not start
+// another writable transaction or call Update, Batch or Close: each waits
+// for this transaction to end, so the goroutine deadlocks.
 func (db *DB) Update(fn func(tx *Tx) error) error {
 	tx, err := db.Begin(true)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	tx.managed = true
+	defer tx.release()
 	if err := fn(tx); err != nil {
 		return err
 	}
-	return tx.Commit()
+	return tx.commitEnd()
 }
 
-// View runs fn in a read-only snapshot.
+// View runs fn in a read-only snapshot. Commit and Rollback inside fn return
+// ErrTxManaged; the snapshot ends when fn returns.
 func (db *DB) View(fn func(tx *Tx) error) error {
 	tx, err := db.Begin(false)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	tx.managed = true
+	defer tx.release()
 	return fn(tx)
 }
 
 // Begin starts a transaction. A writable one waits for the previous
 // writable one to end; read-only ones never wait. Every transaction must end
-// with Commit or Rollback: an open snapshot keeps the pages it can reach
-// from being reused.
+// with Commit or Rollback (defer tx.Rollback() right after Begin; it is
+// harmless after Commit). A forgotten writable transaction blocks every
+// later writer and Close for ever; Begin(true) inside Update, or twice in
+// one goroutine, deadlocks. A forgotten snapshot keeps the pages it can
+// reach from being reused, so the file grows: Stats.OpenSnapshots shows it.
 func (db *DB) Begin(writable bool) (*Tx, error) {
 	if db.closed.Load() {
 		return nil, ErrClosed
@@ -291,21 +324,11 @@ func (db *DB) Lists() ([]string, error) {
 
 // Records streams the records of list in id order from a snapshot taken when
 // the loop starts and released when it ends. Each *Record is valid for its
-// loop step only. A list that does not exist yields nothing.
+// loop step only: used later it fails with an error saying so. A list that
+// does not exist yields nothing. Take both loop variables: the error ends
+// the loop when a page is damaged.
 func (db *DB) Records(list string) iter.Seq2[*Record, error] {
-	return func(yield func(*Record, error) bool) {
-		tx, err := db.Begin(false)
-		if err != nil {
-			yield(nil, err)
-			return
-		}
-		defer tx.Rollback()
-		for rec, err := range tx.List(list).All() {
-			if !yield(rec, err) {
-				return
-			}
-		}
-	}
+	return db.loop(func(tx *Tx) iter.Seq2[*Record, error] { return tx.List(list).All() })
 }
 
 func closedErr(db *DB) error {

@@ -20,7 +20,16 @@ type Stats struct {
 	Lists      int    // lists
 	Records    int64  // records in all lists
 	Bytes      int64  // value bytes in all lists
-	KeySlots   []KeySlot
+	// KeySlots describes the file's non-empty key slots.
+	KeySlots []KeySlot
+
+	// OpenSnapshots counts the read-only transactions open on this DB
+	// (Stats' own excluded). Each keeps the pages its generation can reach
+	// from being reused: a forgotten one makes the file grow.
+	OpenSnapshots int
+	// OldestSnapshot is the generation the oldest open snapshot reads; 0
+	// when none is open. Pages freed after it are not reused until it ends.
+	OldestSnapshot uint64
 }
 
 // FileBytes is the size of the file the stats describe.
@@ -34,6 +43,7 @@ func (db *DB) Stats() (*Stats, error) {
 	}
 	defer tx.Rollback()
 	st := &Stats{Generation: tx.meta.Gen, PageSize: db.p.PageSize(), Pages: tx.meta.PageCount, KeySlots: db.KeySlots()}
+	st.OpenSnapshots, st.OldestSnapshot = db.snapshots(tx.meta.Gen)
 	err = freelist.Walk(db.p, tx.meta, func(pager.Ref) {}, func(_, n uint64) error {
 		st.FreePages += n
 		return nil
@@ -85,4 +95,23 @@ func plausibleEntry(e listEntry, pageCount uint64, payloadSize int) error {
 			ErrCorrupt, e.count, e.bytes, pageCount)
 	}
 	return nil
+}
+
+// snapshots counts the open read snapshots and finds the oldest one's
+// generation, leaving out one snapshot at generation own (the caller's).
+func (db *DB) snapshots(own uint64) (count int, oldest uint64) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	for gen, n := range db.readers {
+		if gen == own {
+			n--
+		}
+		if n > 0 {
+			count += n
+			if oldest == 0 || gen < oldest {
+				oldest = gen
+			}
+		}
+	}
+	return count, oldest
 }

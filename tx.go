@@ -28,6 +28,9 @@ type Tx struct {
 	dir   *dirtree.Tree
 	lists map[string]*listState
 	done  bool
+	// managed is set while Update, View or Batch runs fn with the
+	// transaction: they end it, and Commit and Rollback refuse.
+	managed bool
 }
 
 // listState is a list as this transaction sees it.
@@ -58,8 +61,16 @@ func (tx *Tx) Generation() uint64 { return tx.meta.Gen }
 
 // Commit makes every change of a writable transaction durable atomically,
 // and ends it. For a read-only transaction it returns ErrReadOnly and ends
-// it.
+// it. Inside Update, View or Batch it does nothing and returns ErrTxManaged:
+// return nil from fn to commit.
 func (tx *Tx) Commit() error {
+	if tx.managed {
+		return ErrTxManaged
+	}
+	return tx.commitEnd()
+}
+
+func (tx *Tx) commitEnd() error {
 	if err := tx.check(); err != nil {
 		return err
 	}
@@ -94,17 +105,31 @@ func (tx *Tx) commit() error {
 	}
 	fl.Commit()
 	tx.w.committed = true
+	tx.db.commits.broadcast()
 	return nil
 }
 
 // Rollback ends the transaction, discarding every change of a writable one.
-// It returns ErrTxDone if the transaction had already ended.
+// It returns ErrTxDone if the transaction had already ended. Inside Update,
+// View or Batch it does nothing and returns ErrTxManaged: return an error
+// from fn to discard the transaction.
 func (tx *Tx) Rollback() error {
+	if tx.managed {
+		return ErrTxManaged
+	}
 	if tx.done {
 		return ErrTxDone
 	}
 	tx.end()
 	return nil
+}
+
+// release ends a managed transaction that fn left open (fn failed or
+// panicked).
+func (tx *Tx) release() {
+	if !tx.done {
+		tx.end()
+	}
 }
 
 func (tx *Tx) end() {
@@ -191,7 +216,8 @@ func (tx *Tx) recordCount(name, raw []byte) (uint64, error) {
 }
 
 // DeleteList removes list name and every record in it, and resets its
-// Append sequence. It returns ErrNotFound if the list has no records.
+// Append sequence, also of a list emptied by Delete. It returns ErrNotFound
+// if the list has neither records nor an Append sequence.
 func (tx *Tx) DeleteList(name string) error {
 	if err := tx.checkWrite(); err != nil {
 		return err
@@ -200,7 +226,7 @@ func (tx *Tx) DeleteList(name string) error {
 	if err != nil {
 		return err
 	}
-	if ls.entry.count == 0 {
+	if !ls.entry.kept() {
 		return fmt.Errorf("list %q: %w", name, ErrNotFound)
 	}
 	err = ls.tree.Drop(func(cell []byte) error { return record.Free(tx.w, cell) })

@@ -100,8 +100,8 @@ func (p KDFParams) validate() error {
 // Credential is what unlocks a key slot: exactly one of a 32-byte raw key or
 // a passphrase.
 type Credential struct {
-	Key        []byte
-	Passphrase []byte
+	Key        []byte // a 32-byte raw key, or
+	Passphrase []byte // a passphrase, used as the exact bytes given
 }
 
 func (c Credential) kind() (byte, error) {

@@ -7,10 +7,12 @@ import (
 	"github.com/streamcrypt/scdb/pager"
 )
 
-// Cursor walks a tree in key order. It holds only the path it is on, one
-// node per level. If the tree changes between two calls (a Put or Delete on
-// the same Tree, even of the key just returned), the next call finds its
-// place again: the first key after the last one returned.
+// Cursor walks a tree in key order, forward (First, Seek, Next) or backward
+// (Last, SeekLast, Prev). It holds only the path it is on, one node per
+// level. If the tree changes between two calls (a Put or Delete on the same
+// Tree, even of the key just returned), the next call finds its place again:
+// the first key after (Next) or the last key before (Prev) the last one
+// returned.
 //
 // Returned slices must not be modified and are valid until the next call on
 // the cursor or the tree. ok is false when there are no more keys; a false
@@ -21,8 +23,8 @@ type Cursor struct {
 	mod     uint64 // t.mod when the stack was built
 	stale   bool   // the stack must be rebuilt from the resume point
 	started bool   // a First or Seek has been made
-	resume  []byte // where Next resumes after a change: the last key returned,
-	after   bool   // exclusive; or the key of a Seek that found nothing
+	resume  []byte // where Next or Prev resumes after a change: the last key
+	excl    bool   // returned, exclusive; or the key of a seek that found nothing
 }
 
 // frame is one level of a cursor's path: an owned node or a raw page, and
@@ -111,7 +113,7 @@ func (c *Cursor) Next() (key, val []byte, ok bool, err error) {
 		return c.First()
 	}
 	if c.stale || c.mod != c.t.mod {
-		return c.seek(c.resume, c.after)
+		return c.seek(c.resume, c.excl)
 	}
 	if len(c.stack) == 0 {
 		return nil, nil, false, nil // at the end
@@ -120,13 +122,9 @@ func (c *Cursor) Next() (key, val []byte, ok bool, err error) {
 	return c.settle()
 }
 
-// seek descends to the first key >= key (> key when after is set).
-func (c *Cursor) seek(key []byte, after bool) ([]byte, []byte, bool, error) {
-	c.resume = append(c.resume[:0], key...) // key may be c.resume itself
-	c.after, c.started, c.stale = after, true, false
-	c.stack = c.stack[:0]
-	c.mod = c.t.mod
-	ref := c.t.root
+// seek descends to the first key >= key (> key when excl is set).
+func (c *Cursor) seek(key []byte, excl bool) ([]byte, []byte, bool, error) {
+	ref := c.restart(key, excl)
 	for !ref.IsZero() {
 		if len(c.stack) > maxDepth {
 			return c.fail(errs.Corrupt(ref.Page, "tree deeper than %d levels", maxDepth))
@@ -139,7 +137,7 @@ func (c *Cursor) seek(key []byte, after bool) ([]byte, []byte, bool, error) {
 		if err != nil {
 			return c.fail(err)
 		}
-		if found && after {
+		if found && excl {
 			i++
 		}
 		f.i = i
@@ -179,12 +177,22 @@ func (c *Cursor) settle() ([]byte, []byte, bool, error) {
 	// Keys must come out strictly increasing. Checking it costs one
 	// comparison and stops a corrupt tree whose pages share subtrees from
 	// making a scan endless.
-	if cmp := bytes.Compare(k, c.resume); cmp < 0 || (cmp == 0 && c.after) {
+	if cmp := bytes.Compare(k, c.resume); cmp < 0 || (cmp == 0 && c.excl) {
 		return c.fail(errs.Corrupt(top.pgno(), "key %d of the leaf is out of order with the keys before it", top.i))
 	}
 	c.resume = append(c.resume[:0], k...)
-	c.after = true
+	c.excl = true
 	return k, v, true, nil
+}
+
+// restart empties the path and records key as the resume point; it returns
+// the root to descend from.
+func (c *Cursor) restart(key []byte, excl bool) pager.Ref {
+	c.resume = append(c.resume[:0], key...) // key may be c.resume itself
+	c.excl, c.started, c.stale = excl, true, false
+	c.stack = c.stack[:0]
+	c.mod = c.t.mod
+	return c.t.root
 }
 
 // descendLeftmost extends the stack from the top branch frame's current

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/streamcrypt/scdb/internal/errs"
 	"github.com/streamcrypt/scdb/pager"
@@ -71,4 +73,59 @@ func TestLocking(t *testing.T) {
 		t.Fatalf("writer after the writer closed: %v", err)
 	}
 	w.Close()
+}
+
+// A second open in the same process is told apart from another process's
+// lock, and names no path (the caller does, once).
+func TestLockedInThisProcess(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "twice.scdb")
+	w, err := pager.OpenFile(path, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = pager.OpenFile(path, false, false)
+	if !errors.Is(err, errs.ErrLocked) || !strings.Contains(err.Error(), "already open in this process") {
+		t.Fatalf("second open in this process: %v, want ErrLocked saying it is already open in this process", err)
+	}
+	if strings.Contains(err.Error(), "another process") || strings.Contains(err.Error(), path) {
+		t.Errorf("second open in this process: %q blames another process or repeats the path", err)
+	}
+	w.Close()
+	w, err = pager.OpenFile(path, false, false)
+	if err != nil {
+		t.Fatalf("open after the first closed: %v", err)
+	}
+	w.Close()
+}
+
+// With a timeout, an open waits for the lock: it gets it when the holder
+// closes in time, and fails after the timeout otherwise.
+func TestLockTimeout(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wait.scdb")
+	w, err := pager.OpenFile(path, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = pager.OpenFileWait(path, false, false, 50*time.Millisecond)
+	if !errors.Is(err, errs.ErrLocked) || time.Since(start) < 50*time.Millisecond {
+		t.Fatalf("open with a 50ms timeout: %v after %v, want ErrLocked after 50ms", err, time.Since(start))
+	}
+	go func() {
+		time.Sleep(30 * time.Millisecond)
+		w.Close()
+	}()
+	f, err := pager.OpenFileWait(path, false, false, 10*time.Second)
+	if err != nil {
+		t.Fatalf("open waiting for a holder that closes: %v", err)
+	}
+	f.Close()
+}
+
+func TestOpenErrorsSayWhatToDo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "missing.scdb")
+	_, err := pager.OpenFile(path, false, false)
+	if !errors.Is(err, fs.ErrNotExist) || strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "Create") {
+		t.Errorf("open of a missing file: %q; want fs.ErrNotExist, pointing at Create, without the path", err)
+	}
 }

@@ -13,6 +13,7 @@ type Ref struct {
 // IsZero reports whether r points at nothing.
 func (r Ref) IsZero() bool { return r.Page == 0 }
 
+// String is "page N@gen G".
 func (r Ref) String() string { return fmt.Sprintf("page %d@gen %d", r.Page, r.Gen) }
 
 // Page types: the first byte of every sealed page's payload.

@@ -58,8 +58,8 @@ const initialValueCap = 1 << 20
 // Reader streams one value. It holds at most 64 KiB (or one page, if
 // larger) of decrypted pages, fetched with pager.Reader.ReadPages a batch
 // of contiguous pages at a time, and checks every page before it hands out
-// its bytes. It implements io.Reader and io.WriterTo; it is not safe for
-// concurrent use. An error is sticky: once Read or WriteTo has failed, every
+// its bytes. It implements io.Reader, io.WriterTo, io.Seeker and io.ReaderAt
+// (see seek.go); it is not safe for concurrent use, ReadAt included. An error is sticky: once Read or WriteTo has failed, every
 // later call fails the same way.
 type Reader struct {
 	size  int64
@@ -70,6 +70,10 @@ type Reader struct {
 	index int64  // chain index of the batch's first page
 	next  int    // next page of the batch to hand out
 	err   error
+
+	inline []byte     // the whole value of an inline cell, for Seek
+	runs   []chainRun // the chain's runs read so far, for Seek and ReadAt
+	heads  heads      // the heads of runs, against a next pointer that loops
 }
 
 // NewReader returns a Reader over the value cell describes. It reads no
@@ -80,7 +84,7 @@ func NewReader(r pager.Reader, cell []byte) (*Reader, error) {
 		return nil, err
 	}
 	if inline {
-		return &Reader{size: int64(len(value)), left: int64(len(value)), cur: value}, nil
+		return &Reader{size: int64(len(value)), left: int64(len(value)), cur: value, inline: value}, nil
 	}
 	wk, err := newWalker(r, c)
 	if err != nil {

@@ -30,6 +30,7 @@ type PageError struct {
 	Reason string // what was wrong, in words
 }
 
+// Error says which page and what was wrong.
 func (e *PageError) Error() string {
 	return fmt.Sprintf("corrupt page %d: %s", e.Page, e.Reason)
 }

@@ -49,6 +49,7 @@ const (
 	Truncate
 )
 
+// String names the kind of operation.
 func (k Kind) String() string {
 	switch k {
 	case Write:
@@ -63,12 +64,13 @@ func (k Kind) String() string {
 
 // Op is one recorded operation.
 type Op struct {
-	Kind   Kind
+	Kind   Kind   // write, sync, truncate, ...
 	Off    int64  // Write: where it starts; Truncate: the new size
 	Data   []byte // Write: the bytes written (a copy)
 	Failed bool   // the operation returned an error and changed nothing
 }
 
+// String describes the operation for test logs.
 func (o Op) String() string {
 	s := ""
 	switch o.Kind {

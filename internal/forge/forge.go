@@ -38,8 +38,8 @@ const (
 // File is a file image that forge can open and reseal pages of. Image is
 // the file's bytes; Seal writes into it.
 type File struct {
-	Image    []byte
-	PageSize int
+	Image    []byte // the file's bytes, edited in place by Seal
+	PageSize int    // bytes per page
 	fileID   [crypt.FileIDSize]byte
 	cipher   *crypt.PageCipher
 	gens     map[uint64]uint64 // page -> generation that opened it, filled by Index

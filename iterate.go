@@ -1,0 +1,161 @@
+package scdb
+
+import (
+	"bytes"
+	"fmt"
+	"iter"
+
+	"github.com/streamcrypt/scdb/dirtree"
+)
+
+// Iteration over a list. Every iterator yields a fresh *Record per step,
+// which stays valid until the transaction ends: keeping one is safe. The
+// loop ends with an error (yielded once, with a nil record) if a page is
+// damaged or the transaction ends mid-loop; a loop written with one
+// variable, for rec := range l.All(), never sees that error, so always take
+// both.
+
+// cursorStep positions a cursor (the first call) or moves it (every later
+// call); it is a dirtree.Cursor method, or a small wrapper of one.
+type cursorStep func(c *dirtree.Cursor) (key, val []byte, ok bool, err error)
+
+// All yields the list's records in id byte order.
+func (l *List) All() iter.Seq2[*Record, error] {
+	return l.scan((*dirtree.Cursor).First, (*dirtree.Cursor).Next, nil)
+}
+
+// From yields the list's records in id byte order, starting at the first id
+// >= id.
+func (l *List) From(id string) iter.Seq2[*Record, error] {
+	return l.scan(seek(id, false), (*dirtree.Cursor).Next, nil)
+}
+
+// After yields the list's records in id byte order, starting at the first
+// id > id: where a consumer that saved the last id it handled resumes.
+func (l *List) After(id string) iter.Seq2[*Record, error] {
+	return l.scan(seek(id, true), (*dirtree.Cursor).Next, nil)
+}
+
+// Prefix yields the records whose id starts with prefix, in id byte order.
+func (l *List) Prefix(prefix string) iter.Seq2[*Record, error] {
+	p := []byte(prefix)
+	return l.scan(seek(prefix, false), (*dirtree.Cursor).Next, func(k []byte) bool { return bytes.HasPrefix(k, p) })
+}
+
+// Reverse yields the list's records in decreasing id byte order: the
+// newest first, for ids from Append. Reading the last n costs O(n + log N),
+// not a scan of the list.
+func (l *List) Reverse() iter.Seq2[*Record, error] {
+	return l.scan((*dirtree.Cursor).Last, (*dirtree.Cursor).Prev, nil)
+}
+
+// Before yields the list's records with ids < id, in decreasing id byte
+// order.
+func (l *List) Before(id string) iter.Seq2[*Record, error] {
+	return l.scan(seekLast(id, true), (*dirtree.Cursor).Prev, nil)
+}
+
+// Last returns the record with the greatest id, or an error wrapping
+// ErrNotFound if the list is empty.
+func (l *List) Last() (*Record, error) {
+	for rec, err := range l.Reverse() {
+		return rec, err
+	}
+	return nil, fmt.Errorf("list %q: %w", l.name, ErrNotFound)
+}
+
+// seek positions a cursor at the first key >= id, or > id when excl is set.
+func seek(id string, excl bool) cursorStep {
+	key := []byte(id)
+	return func(c *dirtree.Cursor) ([]byte, []byte, bool, error) {
+		k, v, ok, err := c.Seek(key)
+		if ok && excl && bytes.Equal(k, key) {
+			return c.Next()
+		}
+		return k, v, ok, err
+	}
+}
+
+// seekLast positions a cursor at the last key <= id, or < id when excl is
+// set.
+func seekLast(id string, excl bool) cursorStep {
+	key := []byte(id)
+	return func(c *dirtree.Cursor) ([]byte, []byte, bool, error) {
+		k, v, ok, err := c.SeekLast(key)
+		if ok && excl && bytes.Equal(k, key) {
+			return c.Prev()
+		}
+		return k, v, ok, err
+	}
+}
+
+// scan yields records from the cursor positioned by start and moved by
+// step, while within (nil: always) accepts the id.
+func (l *List) scan(start, step cursorStep, within func(id []byte) bool) iter.Seq2[*Record, error] {
+	return func(yield func(*Record, error) bool) {
+		ls, err := l.state()
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		c := ls.tree.Cursor()
+		k, v, ok, err := start(c)
+		for ; ok && err == nil && (within == nil || within(k)); k, v, ok, err = step(c) {
+			var rec *Record
+			if rec, err = newRecord(l.tx, k, v); err != nil {
+				break
+			}
+			if !yield(rec, nil) {
+				return
+			}
+			if err = l.tx.check(); err != nil {
+				break
+			}
+		}
+		if err != nil {
+			yield(nil, fmt.Errorf("list %q: %w", l.name, err))
+		}
+	}
+}
+
+// From streams the records of list from the first id >= id, in id order,
+// from a snapshot of its own, like Records.
+func (db *DB) From(list, id string) iter.Seq2[*Record, error] {
+	return db.loop(func(tx *Tx) iter.Seq2[*Record, error] { return tx.List(list).From(id) })
+}
+
+// Len returns the number of records in list (0 if it does not exist), in
+// O(1), from a snapshot of its own.
+func (db *DB) Len(list string) (int64, error) {
+	var n int64
+	err := db.View(func(tx *Tx) error {
+		ls, err := tx.List(list).state()
+		if err != nil {
+			return fmt.Errorf("list %q: %w", list, err)
+		}
+		n = int64(ls.entry.count)
+		return nil
+	})
+	return n, err
+}
+
+// loop runs the iterator seq makes in a read snapshot that lives as long as
+// the loop; its records say, if used after their step, that the loop ended.
+func (db *DB) loop(seq func(tx *Tx) iter.Seq2[*Record, error]) iter.Seq2[*Record, error] {
+	return func(yield func(*Record, error) bool) {
+		tx, err := db.Begin(false)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		defer tx.Rollback()
+		for rec, err := range seq(tx) {
+			if rec != nil {
+				rec.loop = true
+			}
+			if !yield(rec, err) {
+				return
+			}
+		}
+	}
+}
