@@ -37,6 +37,7 @@ type Config struct {
 	HugeMiB      int
 	TinyN        int
 	OpenReps     int
+	StreamReps   int    // passes over the store in stream and tiny-stream
 	CPUProfile   string // directory for one CPU profile per workload and engine
 }
 
@@ -84,6 +85,7 @@ func parseFlags() (*options, error) {
 	flag.IntVar(&c.HugeMiB, "huge-mib", 256, "MiB of the one huge value")
 	flag.IntVar(&c.TinyN, "tiny-n", 0, "records of the tiny shape, 100-byte values and 16-byte ids (0: 4n)")
 	flag.IntVar(&c.OpenReps, "open-reps", 10, "opens timed in the open workload")
+	flag.IntVar(&c.StreamReps, "stream-reps", 3, "passes over the store in the stream workloads (one pass takes a fraction of a second)")
 	flag.StringVar(&o.dir, "dir", "", "directory for the stores (default: a new temporary directory)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the stores after the run")
 	flag.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of every workload and engine into this directory")
@@ -106,8 +108,8 @@ func parseFlags() (*options, error) {
 	if c.TinyN == 0 {
 		c.TinyN = 4 * c.N
 	}
-	if c.N < 1 || o.runs < 1 || c.Batch < 1 || c.GroupWorkers < 1 || c.OpenReps < 1 || c.Commits < 1 {
-		return nil, fmt.Errorf("-n, -runs, -batch, -commits, -open-reps and -group-workers must be at least 1")
+	if c.N < 1 || o.runs < 1 || c.Batch < 1 || c.GroupWorkers < 1 || c.OpenReps < 1 || c.Commits < 1 || c.StreamReps < 1 {
+		return nil, fmt.Errorf("-n, -runs, -batch, -commits, -open-reps, -stream-reps and -group-workers must be at least 1")
 	}
 	var err error
 	if o.engines, err = pickEngines(*engines); err != nil {
@@ -129,6 +131,7 @@ func quickDefaults(o *options, set map[string]bool) {
 		"group-commits": func() { o.cfg.GroupCommits = 320 },
 		"huge-mib":      func() { o.cfg.HugeMiB = 16 },
 		"open-reps":     func() { o.cfg.OpenReps = 3 },
+		"stream-reps":   func() { o.cfg.StreamReps = 1 },
 	}
 	for name, apply := range small {
 		if !set[name] {

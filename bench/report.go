@@ -247,11 +247,11 @@ calls are timed (not generating values, copying fixtures or Close). Records: tex
 (median 700 B, p90 1 KB, p99 2 KB, tail to 30 KB), ids like package names, sorted within each list. Upsert:
 %d random existing ids. Churn: %d rounds replacing %d %% of the records with new random-size values.
 Fragment: %d values of %d B, then every other one deleted; commits: median of %d 1-record durable commits.
-Group: %d goroutines, %d commits. Tiny: %d records of 100 B under 16-byte ids. Huge: one %d MiB value.
+Stream: %d passes. Group: %d goroutines, %d commits. Tiny: %d records of 100 B under 16-byte ids. Huge: one %d MiB value.
 Heap: peak Go heap objects above the process's baseline before the work (sampled every 1 ms). RSS: the
 process's VmHWM, which includes mapped file pages and the Go runtime. The stores' files are in the OS page
 cache while read (they were just written), so reads are memory-speed for every engine.
 `, o.cfg.Upserts, o.cfg.ChurnRounds, o.cfg.ChurnPct, o.cfg.FragN, o.cfg.FragSize, o.cfg.Commits,
-		o.cfg.GroupWorkers, o.cfg.GroupCommits, o.cfg.TinyN, o.cfg.HugeMiB)
+		o.cfg.StreamReps, o.cfg.GroupWorkers, o.cfg.GroupCommits, o.cfg.TinyN, o.cfg.HugeMiB)
 	return b.String()
 }

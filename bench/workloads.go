@@ -103,24 +103,34 @@ func runLoad(r *run) error {
 	return r.closeAndMeasure(e, n)
 }
 
-// scan streams every list of the store in r.dir into a digest.
+// scan streams every list of the store in r.dir into a digest,
+// cfg.StreamReps times (one pass is short enough for the clock's and the
+// machine's noise to matter). Every pass must read the same records.
 func (r *run) scan() error {
 	e, err := r.drv.Open(r.dir, false)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
-	d := newDigest()
-	err = r.timed(func() error {
-		return e.Scan(func(list, id string, value []byte) error {
-			d.add(list, id, value)
-			r.res.Records++
-			r.res.Bytes += int64(len(value))
-			return nil
+	for pass := range r.cfg.StreamReps {
+		d := newDigest()
+		err := r.timed(func() error {
+			return e.Scan(func(list, id string, value []byte) error {
+				d.add(list, id, value)
+				r.res.Records++
+				r.res.Bytes += int64(len(value))
+				return nil
+			})
 		})
-	})
-	r.res.Digest = d.sum()
-	return err
+		if err != nil {
+			return err
+		}
+		if pass > 0 && d.sum() != r.res.Digest {
+			return fmt.Errorf("pass %d read digest %s, pass 1 read %s", pass+1, d.sum(), r.res.Digest)
+		}
+		r.res.Digest = d.sum()
+	}
+	return nil
 }
 
 func runStream(r *run) error { return r.scan() }
