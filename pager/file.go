@@ -39,6 +39,14 @@ func (f OSFile) Size() (int64, error) {
 	return fi.Size(), nil
 }
 
+// lockSnapshot, unlockSnapshot and oldestForeignSnapshot let readers and
+// the writer in different processes share the file (see lock_linux.go).
+func (f OSFile) lockSnapshot(gen uint64) error   { return lockSnapshot(f.File, gen) }
+func (f OSFile) unlockSnapshot(gen uint64) error { return unlockSnapshot(f.File, gen) }
+func (f OSFile) oldestForeignSnapshot(below uint64) (uint64, bool, error) {
+	return oldestForeignSnapshot(f.File, below)
+}
+
 // Close releases the lock and closes the file.
 func (f OSFile) Close() error {
 	held.remove(f.info)

@@ -88,6 +88,9 @@ type Pager struct {
 	closed   atomic.Bool
 	fileSize atomic.Int64 // bytes in the file as far as the pager knows
 
+	snapMu sync.Mutex     // guards snaps
+	snaps  map[uint64]int // read snapshots by generation, in a read-only pager
+
 	mu        sync.Mutex // guards the fields below
 	hdr       *header
 	hdrCopy   int   // which header copy hdr was read from
@@ -217,7 +220,7 @@ func Open(f File, cred crypt.Credential, opts Options) (*Pager, error) {
 		return nil, err
 	}
 	p.fileSize.Store(size)
-	if err := p.loadMeta(); err != nil {
+	if err := p.loadMeta(opts.RequireNewestMeta); err != nil {
 		p.zeroKey()
 		return nil, err
 	}
@@ -273,7 +276,7 @@ func newPager(f File, h *header, hdrCopy int, dataKey []byte, opts Options) (*Pa
 		opts.CacheSize = DefaultCacheSize
 	}
 	p := &Pager{f: f, opts: opts, pageSize: h.pageSize(), cipher: c, dataKey: dataKey,
-		cache: newCache(opts.CacheSize), hdr: h, hdrCopy: hdrCopy}
+		cache: newCache(opts.CacheSize), hdr: h, hdrCopy: hdrCopy, snaps: map[uint64]int{}}
 	p.bufs.New = func() any { b := make([]byte, p.pageSize); return &b }
 	p.runBufs.New = func() any { var b []byte; return &b }
 	return p, nil
@@ -281,8 +284,9 @@ func newPager(f File, h *header, hdrCopy int, dataKey []byte, opts Options) (*Pa
 
 // loadMeta opens both meta pages and adopts the valid one with the highest
 // generation. A meta page that fails to open is what a torn meta write
-// leaves; only when neither opens is the file corrupt.
-func (p *Pager) loadMeta() error {
+// leaves; only when neither opens is the file corrupt. With strict, a pair
+// of meta pages that is not healthy (MetaFault) is refused.
+func (p *Pager) loadMeta(strict bool) error {
 	size := p.fileSize.Load()
 	if size < int64(FirstDataPage*p.pageSize) {
 		return errs.Corrupt(1, "file is %d bytes, shorter than its header and meta pages", size)
@@ -316,11 +320,13 @@ func (p *Pager) loadMeta() error {
 	if other, ok := otherGen[metaPage(best.Gen+1)]; ok && other+1 != best.Gen {
 		faults = append(faults, errs.Corrupt(metaPage(other), "meta page holds generation %d, not %d", other, best.Gen-1))
 	}
-	p.meta = *best
-	p.metaFault = errors.Join(faults...)
-	if p.metaFault != nil && p.opts.RequireNewestMeta {
-		return fmt.Errorf("the newest commit may have been dropped (RequireNewestMeta is set): %w", p.metaFault)
+	fault := errors.Join(faults...)
+	if fault != nil && strict {
+		return fmt.Errorf("the newest commit may have been dropped (RequireNewestMeta is set): %w", fault)
 	}
+	p.mu.Lock()
+	p.meta, p.metaFault = *best, fault
+	p.mu.Unlock()
 	return nil
 }
 

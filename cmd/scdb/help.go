@@ -159,6 +159,8 @@ EXIT STATUS
   4  the file is damaged or was tampered with: a page failed to decrypt, check
      found problems, or a copy did not verify
   5  not found: the file, key file, list, record or key slot does not exist
-  6  the file is locked: another process has it open for writing or, for a
-     command that writes, has it open at all
+  6  the file is locked: a command that writes found another process with
+     the file open for writing. Commands that only read work beside a
+     writer on Linux; on other systems they are refused too, and a command
+     that writes is refused while any process has the file open
 `

@@ -1,0 +1,124 @@
+package pager
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/streamcrypt/scdb/internal/errs"
+)
+
+// snapshotLocker is a File that can tell other processes which generations
+// are being read (an OSFile on Linux). Files without it (in-memory, fault
+// injection) are never shared between processes.
+type snapshotLocker interface {
+	lockSnapshot(gen uint64) error
+	unlockSnapshot(gen uint64) error
+	oldestForeignSnapshot(below uint64) (uint64, bool, error)
+}
+
+// maxSnapshotTries bounds how often BeginSnapshot chases a writer that
+// commits between reading the meta and announcing it; each try takes a few
+// microseconds, a commit at least one write and (usually) two fsyncs.
+const maxSnapshotTries = 1000
+
+// BeginSnapshot returns the newest committed state for a read snapshot and,
+// in a read-only pager, announces its generation to writers in other
+// processes, so that none of them reuses a page it reaches until
+// EndSnapshot. It re-reads the meta pages, since another process may have
+// committed since the last look. The announcement is made, then checked
+// against the meta again: a writer that committed in between may already
+// have reused pages the older state needs, so the snapshot moves on to the
+// newer state instead.
+func (p *Pager) BeginSnapshot() (Meta, error) {
+	if !p.opts.ReadOnly {
+		return p.Meta(), nil // this pager is the only writer
+	}
+	for try := 0; try < maxSnapshotTries; try++ {
+		m, err := p.refresh()
+		if err != nil {
+			return Meta{}, err
+		}
+		if err := p.holdSnapshot(m.Gen); err != nil {
+			return Meta{}, err
+		}
+		again, err := p.refresh()
+		if err == nil && again.Gen == m.Gen {
+			return m, nil
+		}
+		p.EndSnapshot(m.Gen)
+		if err != nil {
+			return Meta{}, err
+		}
+	}
+	return Meta{}, fmt.Errorf("%w: the writer committed %d times while a snapshot was being taken", errs.ErrLocked, maxSnapshotTries)
+}
+
+// EndSnapshot withdraws what BeginSnapshot announced for gen.
+func (p *Pager) EndSnapshot(gen uint64) {
+	if !p.opts.ReadOnly {
+		return
+	}
+	p.snapMu.Lock()
+	defer p.snapMu.Unlock()
+	if p.snaps[gen]--; p.snaps[gen] > 0 {
+		return
+	}
+	delete(p.snaps, gen)
+	if sl, ok := p.f.(snapshotLocker); ok && !p.closed.Load() {
+		_ = sl.unlockSnapshot(gen) // closing the file drops it anyway
+	}
+}
+
+// holdSnapshot takes the lock on gen the first time it is read here.
+func (p *Pager) holdSnapshot(gen uint64) error {
+	p.snapMu.Lock()
+	defer p.snapMu.Unlock()
+	if p.snaps[gen] == 0 {
+		if sl, ok := p.f.(snapshotLocker); ok {
+			if err := sl.lockSnapshot(gen); err != nil {
+				return fmt.Errorf("pager: announce snapshot %d: %w", gen, err)
+			}
+		}
+	}
+	p.snaps[gen]++
+	return nil
+}
+
+// OldestForeignSnapshot returns the lowest generation below `below` that a
+// read snapshot in another open of the file (another process, or another
+// read-only DB in this one) holds; found is false if there is none.
+func (p *Pager) OldestForeignSnapshot(below uint64) (gen uint64, found bool, err error) {
+	sl, ok := p.f.(snapshotLocker)
+	if !ok {
+		return 0, false, nil
+	}
+	return sl.oldestForeignSnapshot(below)
+}
+
+// Refresh re-reads the meta pages of a read-only pager and adopts the
+// newest valid one: another process may have committed. It announces
+// nothing; a reader takes its state from BeginSnapshot.
+func (p *Pager) Refresh() (Meta, error) {
+	if !p.opts.ReadOnly {
+		return p.Meta(), nil
+	}
+	return p.refresh()
+}
+
+func (p *Pager) refresh() (Meta, error) {
+	size, err := p.f.Size()
+	if err != nil {
+		if p.closed.Load() {
+			return Meta{}, errs.ErrClosed
+		}
+		return Meta{}, fmt.Errorf("pager: size: %w", err)
+	}
+	p.fileSize.Store(size)
+	if err := p.loadMeta(false); err != nil {
+		if p.closed.Load() {
+			return Meta{}, errors.Join(errs.ErrClosed, err)
+		}
+		return Meta{}, err
+	}
+	return p.Meta(), nil
+}
