@@ -39,11 +39,14 @@ func (f OSFile) Size() (int64, error) {
 	return fi.Size(), nil
 }
 
-// lockSnapshot, unlockSnapshot and oldestForeignSnapshot let readers and
-// the writer in different processes share the file (see lock_linux.go).
-func (f OSFile) lockSnapshot(gen uint64) error   { return lockSnapshot(f.File, gen) }
-func (f OSFile) unlockSnapshot(gen uint64) error { return unlockSnapshot(f.File, gen) }
-func (f OSFile) oldestForeignSnapshot(below uint64) (uint64, bool, error) {
+// LockSnapshot implements SnapshotLocker (see lock_linux.go).
+func (f OSFile) LockSnapshot(gen uint64) error { return lockSnapshot(f.File, gen) }
+
+// UnlockSnapshot implements SnapshotLocker.
+func (f OSFile) UnlockSnapshot(gen uint64) error { return unlockSnapshot(f.File, gen) }
+
+// OldestForeignSnapshot implements SnapshotLocker.
+func (f OSFile) OldestForeignSnapshot(below uint64) (uint64, bool, error) {
 	return oldestForeignSnapshot(f.File, below)
 }
 

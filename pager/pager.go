@@ -220,7 +220,7 @@ func Open(f File, cred crypt.Credential, opts Options) (*Pager, error) {
 		return nil, err
 	}
 	p.fileSize.Store(size)
-	if err := p.loadMeta(opts.RequireNewestMeta); err != nil {
+	if err := p.loadMeta(opts.RequireNewestMeta, false); err != nil {
 		p.zeroKey()
 		return nil, err
 	}
@@ -285,8 +285,9 @@ func newPager(f File, h *header, hdrCopy int, dataKey []byte, opts Options) (*Pa
 // loadMeta opens both meta pages and adopts the valid one with the highest
 // generation. A meta page that fails to open is what a torn meta write
 // leaves; only when neither opens is the file corrupt. With strict, a pair
-// of meta pages that is not healthy (MetaFault) is refused.
-func (p *Pager) loadMeta(strict bool) error {
+// of meta pages that is not healthy (MetaFault) is refused. With restat the
+// file's size is read again after the meta pages.
+func (p *Pager) loadMeta(strict, restat bool) error {
 	size := p.fileSize.Load()
 	if size < int64(FirstDataPage*p.pageSize) {
 		return errs.Corrupt(1, "file is %d bytes, shorter than its header and meta pages", size)
@@ -313,9 +314,18 @@ func (p *Pager) loadMeta(strict bool) error {
 		}
 		return fmt.Errorf("no usable meta page: %w", errors.Join(faults...))
 	}
+	if restat {
+		// Another process writes the file: its size is read after the meta,
+		// since a commit grows the file before it writes its meta.
+		var err error
+		if size, err = p.f.Size(); err != nil {
+			return fmt.Errorf("pager: size: %w", err)
+		}
+		p.fileSize.Store(size)
+	}
 	if best.PageCount > uint64(size)/uint64(p.pageSize) {
-		return errs.Corrupt(best.PageCount-1, "file is %d bytes but generation %d needs %d pages of %d (truncated)",
-			size, best.Gen, best.PageCount, p.pageSize)
+		return &truncatedError{errs.Corrupt(best.PageCount-1, "file is %d bytes but generation %d needs %d pages of %d (truncated)",
+			size, best.Gen, best.PageCount, p.pageSize)}
 	}
 	if other, ok := otherGen[metaPage(best.Gen+1)]; ok && other+1 != best.Gen {
 		faults = append(faults, errs.Corrupt(metaPage(other), "meta page holds generation %d, not %d", other, best.Gen-1))
@@ -341,6 +351,13 @@ func (p *Pager) neverWritten(pgno uint64) bool {
 	}
 	return allZero(buf)
 }
+
+// truncatedError is a file shorter than its chosen meta needs. Read beside
+// a live writer it can also mean a commit trimmed the file after the meta
+// was read: the reader looks again.
+type truncatedError struct{ error }
+
+func (e *truncatedError) Unwrap() error { return e.error }
 
 func (p *Pager) readMeta(pgno uint64) (Meta, error) {
 	payload := make([]byte, p.PayloadSize())

@@ -7,13 +7,18 @@ import (
 	"github.com/streamcrypt/scdb/internal/errs"
 )
 
-// snapshotLocker is a File that can tell other processes which generations
-// are being read (an OSFile on Linux). Files without it (in-memory, fault
-// injection) are never shared between processes.
-type snapshotLocker interface {
-	lockSnapshot(gen uint64) error
-	unlockSnapshot(gen uint64) error
-	oldestForeignSnapshot(below uint64) (uint64, bool, error)
+// SnapshotLocker is a File that other opens of the same file can share:
+// readers announce the generations they read, and the writer asks for the
+// oldest one announced by any other open (FORMAT.md §9.5). An OSFile is one
+// on Linux; a File without it is never shared.
+type SnapshotLocker interface {
+	// LockSnapshot announces that this open reads generation gen.
+	LockSnapshot(gen uint64) error
+	// UnlockSnapshot withdraws LockSnapshot(gen).
+	UnlockSnapshot(gen uint64) error
+	// OldestForeignSnapshot returns the lowest generation below `below`
+	// that another open of the file announced, if any.
+	OldestForeignSnapshot(below uint64) (uint64, bool, error)
 }
 
 // maxSnapshotTries bounds how often BeginSnapshot chases a writer that
@@ -64,8 +69,8 @@ func (p *Pager) EndSnapshot(gen uint64) {
 		return
 	}
 	delete(p.snaps, gen)
-	if sl, ok := p.f.(snapshotLocker); ok && !p.closed.Load() {
-		_ = sl.unlockSnapshot(gen) // closing the file drops it anyway
+	if sl, ok := p.f.(SnapshotLocker); ok && !p.closed.Load() {
+		_ = sl.UnlockSnapshot(gen) // closing the file drops it anyway
 	}
 }
 
@@ -74,8 +79,8 @@ func (p *Pager) holdSnapshot(gen uint64) error {
 	p.snapMu.Lock()
 	defer p.snapMu.Unlock()
 	if p.snaps[gen] == 0 {
-		if sl, ok := p.f.(snapshotLocker); ok {
-			if err := sl.lockSnapshot(gen); err != nil {
+		if sl, ok := p.f.(SnapshotLocker); ok {
+			if err := sl.LockSnapshot(gen); err != nil {
 				return fmt.Errorf("pager: announce snapshot %d: %w", gen, err)
 			}
 		}
@@ -88,11 +93,11 @@ func (p *Pager) holdSnapshot(gen uint64) error {
 // read snapshot in another open of the file (another process, or another
 // read-only DB in this one) holds; found is false if there is none.
 func (p *Pager) OldestForeignSnapshot(below uint64) (gen uint64, found bool, err error) {
-	sl, ok := p.f.(snapshotLocker)
+	sl, ok := p.f.(SnapshotLocker)
 	if !ok {
 		return 0, false, nil
 	}
-	return sl.oldestForeignSnapshot(below)
+	return sl.OldestForeignSnapshot(below)
 }
 
 // Refresh re-reads the meta pages of a read-only pager and adopts the
@@ -106,19 +111,23 @@ func (p *Pager) Refresh() (Meta, error) {
 }
 
 func (p *Pager) refresh() (Meta, error) {
-	size, err := p.f.Size()
-	if err != nil {
-		if p.closed.Load() {
-			return Meta{}, errs.ErrClosed
+	var err error
+	for try := 0; try < maxRefreshTries; try++ {
+		if err = p.loadMeta(false, true); err == nil {
+			return p.Meta(), nil
 		}
-		return Meta{}, fmt.Errorf("pager: size: %w", err)
-	}
-	p.fileSize.Store(size)
-	if err := p.loadMeta(false); err != nil {
-		if p.closed.Load() {
-			return Meta{}, errors.Join(errs.ErrClosed, err)
+		var te *truncatedError
+		if !errors.As(err, &te) {
+			break
 		}
-		return Meta{}, err
 	}
-	return p.Meta(), nil
+	if p.closed.Load() {
+		return Meta{}, errors.Join(errs.ErrClosed, err)
+	}
+	return Meta{}, err
 }
+
+// maxRefreshTries bounds how often refresh reads the meta pages again when
+// the file looks shorter than the meta it chose: a writer's trim after a
+// newer commit explains it once or twice, a truncated file every time.
+const maxRefreshTries = 8
