@@ -220,11 +220,29 @@ func Open(f File, cred crypt.Credential, opts Options) (*Pager, error) {
 		return nil, err
 	}
 	p.fileSize.Store(size)
-	if err := p.loadMeta(opts.RequireNewestMeta, false); err != nil {
+	if err := p.openMeta(); err != nil {
 		p.zeroKey()
 		return nil, err
 	}
 	return p, nil
+}
+
+// openMeta chooses the meta at Open. A read-only open may have a writer
+// beside it, so it reads the file's size after the meta, and looks again if
+// a later commit's trim made the file shorter than the meta it chose.
+func (p *Pager) openMeta() error {
+	strict := p.opts.RequireNewestMeta
+	if !p.opts.ReadOnly {
+		return p.loadMeta(strict, false)
+	}
+	var err error
+	for try := 0; try < maxRefreshTries; try++ {
+		var te *truncatedError
+		if err = p.loadMeta(strict, true); !errors.As(err, &te) {
+			break
+		}
+	}
+	return err
 }
 
 // unlock tries cred on every slot of its kind and returns the data key of

@@ -113,13 +113,13 @@ func (p *Pager) Refresh() (Meta, error) {
 func (p *Pager) refresh() (Meta, error) {
 	var err error
 	for try := 0; try < maxRefreshTries; try++ {
-		if err = p.loadMeta(false, true); err == nil {
-			return p.Meta(), nil
-		}
 		var te *truncatedError
-		if !errors.As(err, &te) {
+		if err = p.loadMeta(false, true); !errors.As(err, &te) {
 			break
 		}
+	}
+	if err == nil {
+		return p.Meta(), nil
 	}
 	if p.closed.Load() {
 		return Meta{}, errors.Join(errs.ErrClosed, err)
