@@ -59,22 +59,25 @@ def gen_batches(rng: random.Random, model: dict, nbatches: int, per: int):
         yield batch
 
 
+def apply_op(db, op):
+    if op[0] == "put":
+        _, name, rid, val, stream = op
+        db.put(name, rid, io.BytesIO(val) if stream else val)
+    elif op[0] == "del":
+        db.delete(op[1], op[2])
+    else:
+        db.drop(op[1])
+
+
 def apply_py(db, batch, rng: random.Random):
-    def one(op):
-        if op[0] == "put":
-            _, name, rid, val, stream = op
-            db.put(name, rid, io.BytesIO(val) if stream else val)
-        elif op[0] == "del":
-            db.delete(op[1], op[2])
-        else:
-            db.drop(op[1])
+    """One transaction for the batch (70%), or one commit per op."""
     if rng.random() < 0.7:
         with db.transaction():
             for op in batch:
-                one(op)
+                apply_op(db, op)
     else:
         for op in batch:
-            one(op)
+            apply_op(db, op)
 
 
 def apply_go(path, batch):
