@@ -34,7 +34,7 @@ def decode_entry(b: bytes, name: bytes = b"") -> Entry:
         raise ErrCorrupt(None, f"list entry of {len(b)} bytes for list {name!r}")
     count, total, seq, rp, rg = struct.unpack("<QQQQQ", b)
     e = Entry(count, total, seq, (rp, rg))
-    if (count > 0 and rp != 0) or (count == 0 and rp == 0 and total == 0 and seq > 0):
+    if (count > 0 and rp != 0) or (count == 0 and rp == 0 and rg == 0 and total == 0 and seq > 0):
         return e
     raise ErrCorrupt(None, f"list entry of {name!r} with {count} records, {total} bytes, "
                            f"Append number {seq} and root {(rp, rg)}")

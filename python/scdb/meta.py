@@ -65,7 +65,10 @@ def decode_meta(p: bytes, pgno: int, shift: int) -> Meta:
     if count < FIRST_DATA_PAGE or count > max_page_count(shift):
         raise ErrCorrupt(pgno, f"page count {count} out of range")
     for r in (tree, fl):
-        # A zero page number is "no page" whatever the generation (as Go does).
+        # A zero reference is 16 zero bytes; page 0 with a non-zero generation
+        # makes the meta invalid (FORMAT.md §6.2, §7).
+        if r[0] == 0 and r[1] != 0:
+            raise ErrCorrupt(pgno, f"reference {r}: page 0 with a non-zero generation")
         if r[0] != 0 and (r[0] < FIRST_DATA_PAGE or r[0] >= count or r[1] > gen):
             raise ErrCorrupt(pgno, f"root {r} outside the file or from the future")
     return Meta(gen, count, tree, fl)

@@ -66,23 +66,27 @@ class RawNode:
         return off
 
     def key(self, i: int) -> bytes:
-        b = self.b
         if self.leaf:
-            off = self._cell_at(i, LEAF_FIXED)
-            end = off + LEAF_FIXED + struct.unpack_from("<H", b, off)[0]
-            if end > len(b):
-                raise ErrCorrupt(self.ref[0], f"cell {i} runs past the page end")
-            return b[off + LEAF_FIXED:end]
+            return self.leaf_cell(i)[0]
+        b = self.b
         off = self._cell_at(i, BRANCH_FIXED)
-        end = off + BRANCH_FIXED + struct.unpack_from("<H", b, off + 16)[0]
+        klen = struct.unpack_from("<H", b, off + 16)[0]
+        if klen > max_key(len(b)):
+            raise ErrCorrupt(self.ref[0], f"separator {i} of {klen} bytes is over the key limit")
+        end = off + BRANCH_FIXED + klen
         if end > len(b):
             raise ErrCorrupt(self.ref[0], f"separator {i} runs past the page end")
         return b[off + BRANCH_FIXED:end]
 
     def leaf_cell(self, i: int) -> tuple[bytes, bytes]:
+        """Key and value of leaf cell i; both lengths are checked against their
+        limits on every read (FORMAT.md §10.3.2.3)."""
         b = self.b
         off = self._cell_at(i, LEAF_FIXED)
         klen, vlen = struct.unpack_from("<HH", b, off)
+        S = len(b)
+        if klen > max_key(S) or vlen > max_value(S, klen):
+            raise ErrCorrupt(self.ref[0], f"cell {i} ({klen}-byte key, {vlen}-byte value) is over the limits")
         kend = off + LEAF_FIXED + klen
         vend = kend + vlen
         if vend > len(b):

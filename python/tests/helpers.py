@@ -14,7 +14,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYROOT = os.path.dirname(HERE)
 REPO = os.path.dirname(PYROOT)
-CONFORMANCE = os.path.join(REPO, "conformance")
+CONFORMANCE = os.environ.get("SCDB_CONFORMANCE") or os.path.join(REPO, "conformance")
 if PYROOT not in sys.path:
     sys.path.insert(0, PYROOT)
 
