@@ -383,6 +383,8 @@ def open(path, mode: str = "r", *, key=None, passphrase=None, page_size: int = 4
     try:
         f.lock(exclusive=(mode == "w"))
         pager = Pager.open(f, k, p, max_kdf_memory_kib, max_kdf_work, _rand or _os.urandom)
+        if mode == "r":
+            f.pin_snapshot(pager)
     except BaseException:
         f.close()
         raise

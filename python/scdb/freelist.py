@@ -109,6 +109,13 @@ class Freelist:
             raise ErrCorrupt(meta.freelist[0], f"freelist records the directory root, page {meta.tree[0]}, as free")
         return f
 
+    def hold_all(self) -> None:
+        """Another process reads an older snapshot (FORMAT.md §9.5): reuse no page
+        the loaded freelist records as free (it cannot tell which commit freed
+        it); carry them all to the next freelist, and give none back at the end."""
+        self.pending.extend(self.free)
+        self.free = []
+
     def is_free(self, pg: int) -> bool:
         i = bisect.bisect_right(self.free, (pg, U32 + 1)) - 1
         return i >= 0 and self.free[i][0] <= pg < self.free[i][0] + self.free[i][1]

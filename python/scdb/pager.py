@@ -13,12 +13,8 @@ import struct
 from . import aead
 from .errors import ErrCorrupt, ErrInvalid, ErrLocked, ErrReadOnly
 from .header import HEADER_BYTES, Header, pick_header, unlock
+from .lock import Locker
 from .meta import FIRST_DATA_PAGE, Meta, decode_meta, meta_page
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not unix
-    fcntl = None
 
 
 class RawFile:
@@ -32,14 +28,28 @@ class RawFile:
         self.fd = os.open(path, flags, 0o600)
 
     def lock(self, exclusive: bool) -> None:
-        """Non-blocking flock, like the Go implementation's (shared for readers,
-        exclusive for a writer); released when the descriptor is closed."""
-        if fcntl is None:
+        """The writer's lock (or, without OFD locks, flock) of FORMAT.md §9.5;
+        released when the descriptor is closed."""
+        self.locker = Locker(self.fd)
+        self.locker.lock_file(exclusive)
+
+    def foreign_snapshot_below(self, gen: int) -> bool:
+        """Whether another open reads a snapshot of a generation below ``gen``."""
+        lk = getattr(self, "locker", None)
+        return lk is not None and lk.oldest_foreign_snapshot(gen) is not None
+
+    def pin_snapshot(self, pager: "Pager") -> None:
+        """A reader's snapshot (§9.5): lock 2^61 + g, choose the meta again, retry if it moved."""
+        lk = getattr(self, "locker", None)
+        if lk is None:
             return
-        try:
-            fcntl.flock(self.fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
-        except BlockingIOError as e:
-            raise ErrLocked("scdb: file is locked by another process") from e
+        while True:
+            g = pager.meta.gen
+            lk.lock_snapshot(g)
+            pager.load_meta(self.size())
+            if pager.meta.gen == g:
+                return
+            lk.unlock_snapshot(g)
 
     def size(self) -> int:
         return os.fstat(self.fd).st_size
@@ -209,7 +219,7 @@ class Pager:
         self.meta = m
         keep = max(m.page_count, cur.page_count) * P
         try:
-            if self.f.size() > keep:
+            if self.f.size() > keep and not self.f.foreign_snapshot_below(m.gen):
                 self.f.truncate(keep)
         except OSError:
             pass

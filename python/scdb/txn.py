@@ -63,6 +63,8 @@ class WriteTx:
         self.payload_size = pager.payload_size
         committed = View(pager, lambda: m.page_count)
         self.fl = Freelist.load(committed, m, pager.hdr.page_shift)
+        if pager.f.foreign_snapshot_below(m.gen):
+            self.fl.hold_all()
         self.view = View(pager, lambda: self.fl.page_count)
         self.dir = Tree(self.view, m.tree, tx=self)
         self.lists: dict[bytes, ListState] = {}
