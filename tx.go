@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"sync"
 
 	"github.com/streamcrypt/scdb/dirtree"
 	"github.com/streamcrypt/scdb/freelist"
@@ -26,8 +27,12 @@ type Tx struct {
 	rd    pager.Reader // the pager, or w for a writable transaction
 	w     *txWriter    // nil when read-only
 	dir   *dirtree.Tree
-	lists map[string]*listState
+	lists map[string]*listState // made at the first list used
 	done  bool
+	// scratch holds the page buffers the transaction's trees decrypt
+	// lookups into, given back to scratchBufs when it ends.
+	scratch [4]*[]byte
+	nscratch int
 	// managed is set while Update, View or Batch runs fn with the
 	// transaction: they end it, and Commit and Rollback refuse.
 	managed bool
@@ -41,7 +46,7 @@ type listState struct {
 }
 
 func newTx(db *DB, meta pager.Meta, writable bool) *Tx {
-	tx := &Tx{db: db, meta: meta, rd: snapshotReader{db.p, meta.PageCount}, lists: map[string]*listState{}}
+	tx := &Tx{db: db, meta: meta, rd: snapshotReader{db.p, meta.PageCount}}
 	if writable {
 		tx.w = &txWriter{p: db.p, fl: db.fl, gen: meta.Gen + 1}
 		tx.rd = tx.w
@@ -49,7 +54,38 @@ func newTx(db *DB, meta pager.Meta, writable bool) *Tx {
 	} else {
 		tx.dir = dirtree.Open(tx.rd, meta.Tree)
 	}
+	tx.lend(tx.dir)
 	return tx
+}
+
+// scratchBufs recycles the page buffers of transactions' tree lookups
+// (dirtree.Tree.SetScratch): a get then allocates no page.
+var scratchBufs sync.Pool // of *[]byte
+
+// lend gives t a scratch buffer for its lookups, if the transaction has
+// one left to lend; the buffer returns to the pool when tx ends.
+func (tx *Tx) lend(t *dirtree.Tree) {
+	if tx.nscratch == len(tx.scratch) {
+		return
+	}
+	n := tx.rd.PayloadSize()
+	bp, ok := scratchBufs.Get().(*[]byte)
+	if !ok || cap(*bp) < n {
+		b := make([]byte, n)
+		bp = &b
+	}
+	tx.scratch[tx.nscratch] = bp
+	tx.nscratch++
+	t.SetScratch((*bp)[:n])
+}
+
+// giveBack returns the scratch buffers: no tree of tx is used again.
+func (tx *Tx) giveBack() {
+	for i := range tx.nscratch {
+		scratchBufs.Put(tx.scratch[i])
+		tx.scratch[i] = nil
+	}
+	tx.nscratch = 0
 }
 
 // Writable reports whether tx can write.
@@ -135,6 +171,7 @@ func (tx *Tx) release() {
 func (tx *Tx) end() {
 	tx.done = true
 	tx.lists = nil
+	tx.giveBack()
 	if tx.w == nil {
 		tx.db.endRead(tx.meta.Gen)
 		return
@@ -262,6 +299,10 @@ func (tx *Tx) list(name string) (*listState, error) {
 	} else {
 		ls.tree = dirtree.Open(tx.rd, ls.entry.root)
 	}
+	tx.lend(ls.tree)
+	if tx.lists == nil {
+		tx.lists = map[string]*listState{}
+	}
 	tx.lists[name] = ls
 	return ls, nil
 }
@@ -344,6 +385,29 @@ func (r snapshotReader) ReadPages(first pager.Ref, dst []byte) error {
 	return r.p.ReadPages(first, dst)
 }
 
+// PageInto is Page decrypting a missed page into dst (pager.Pager.PageInto).
+func (r snapshotReader) PageInto(ref pager.Ref, dst []byte) ([]byte, error) {
+	if ref.Page >= r.pageCount {
+		return nil, outside(ref.Page, 1, r.pageCount)
+	}
+	return r.p.PageInto(ref, dst)
+}
+
+// ReadRefs decrypts the pages refs name into dst (pager.Pager.ReadRefs).
+func (r snapshotReader) ReadRefs(refs []pager.Ref, dst []byte, errv []error) {
+	for i, ref := range refs {
+		if ref.Page >= r.pageCount {
+			// Read only the pages before it; report it and try the rest.
+			r.ReadRefs(refs[:i], dst, errv)
+			errv[i] = outside(ref.Page, 1, r.pageCount)
+			ps := r.p.PayloadSize()
+			r.ReadRefs(refs[i+1:], dst[(i+1)*ps:], errv[i+1:])
+			return
+		}
+	}
+	r.p.ReadRefs(refs, dst, errv)
+}
+
 func (r snapshotReader) PayloadSize() int { return r.p.PayloadSize() }
 
 func outside(pgno, n, pageCount uint64) error {
@@ -380,6 +444,13 @@ func (w *txWriter) ReadPages(first pager.Ref, dst []byte) error {
 		return err
 	}
 	return snapshotReader{w.p, w.fl.PageCount()}.ReadPages(first, dst)
+}
+
+func (w *txWriter) PageInto(ref pager.Ref, dst []byte) ([]byte, error) {
+	if err := w.flush(); err != nil {
+		return nil, err
+	}
+	return snapshotReader{w.p, w.fl.PageCount()}.PageInto(ref, dst)
 }
 
 func (w *txWriter) PayloadSize() int            { return w.p.PayloadSize() }
