@@ -1,8 +1,10 @@
 package scdb
 
 import (
+	"errors"
 	"fmt"
 	"iter"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -31,7 +33,7 @@ type Tx struct {
 	done  bool
 	// scratch holds the page buffers the transaction's trees decrypt
 	// lookups into, given back to scratchBufs when it ends.
-	scratch [4]*[]byte
+	scratch  [4]*[]byte
 	nscratch int
 	// managed is set while Update, View or Batch runs fn with the
 	// transaction: they end it, and Commit and Rollback refuse.
@@ -427,6 +429,7 @@ type txWriter struct {
 	committed bool
 	run       []byte // sealed pages not yet written, consecutive from runFirst
 	runFirst  uint64
+	sealed    []byte // WritePages' sealed pages
 }
 
 // maxRunBytes bounds the sealed pages a transaction holds before writing.
@@ -473,6 +476,48 @@ func (w *txWriter) WritePage(pgno uint64, payload []byte) error {
 	if err := w.p.SealPage(w.run[len(w.run)-size:], pgno, w.gen, payload); err != nil {
 		w.run = w.run[:len(w.run)-size]
 		return err
+	}
+	return nil
+}
+
+// WritePages writes pages pgnos (ascending) with payloads like WritePage,
+// sealing them on every core first: a commit's tree pages are sealed in
+// parallel, then written a run of consecutive pages at a time.
+func (w *txWriter) WritePages(pgnos []uint64, payloads [][]byte) error {
+	if err := w.flush(); err != nil {
+		return err
+	}
+	size := w.p.PageSize()
+	w.sealed = slices.Grow(w.sealed[:0], len(pgnos)*size)[:len(pgnos)*size]
+	workers := min(runtime.GOMAXPROCS(0), 4, len(pgnos)/8)
+	errv := make([]error, max(workers, 1))
+	seal := func(k, lo, hi int) {
+		for i := lo; i < hi && errv[k] == nil; i++ {
+			errv[k] = w.p.SealPage(w.sealed[i*size:(i+1)*size], pgnos[i], w.gen, payloads[i])
+		}
+	}
+	if workers <= 1 {
+		seal(0, 0, len(pgnos))
+	} else {
+		var wg sync.WaitGroup
+		per := (len(pgnos) + workers - 1) / workers
+		for k := range workers {
+			wg.Go(func() { seal(k, k*per, min((k+1)*per, len(pgnos))) })
+		}
+		wg.Wait()
+	}
+	if err := errors.Join(errv...); err != nil {
+		return err
+	}
+	for lo := 0; lo < len(pgnos); {
+		hi := lo + 1
+		for hi < len(pgnos) && pgnos[hi] == pgnos[hi-1]+1 && (hi-lo)*size < maxRunBytes {
+			hi++
+		}
+		if err := w.p.WriteSealed(pgnos[lo], w.sealed[lo*size:hi*size]); err != nil {
+			return err
+		}
+		lo = hi
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package dirtree
 
 import (
+	"sync/atomic"
+
 	"github.com/streamcrypt/scdb/pager"
 )
 
@@ -44,7 +46,17 @@ type leafBatch struct {
 	refs   []pager.Ref
 	buf    []byte
 	errv   []error
-	done   chan struct{} // closed when the pages are in; nil when filled synchronously
+	job    *fetchJob // the decryption started for it; nil when filled synchronously
+}
+
+// fetchJob is one start of a batch's decryption. Whoever claims it decrypts
+// the batch: the goroutine started for it or, if that has not run yet when
+// the cursor needs the batch (both cores busy), the cursor itself, which so
+// never waits for a goroutine that is not running. A goroutine that loses
+// the claim touches nothing, even if its batch was refilled since.
+type fetchJob struct {
+	claimed atomic.Bool
+	done    chan struct{} // closed by the goroutine once it claimed and finished
 }
 
 func newPrefetcher(t *Tree) *prefetcher {
@@ -67,11 +79,18 @@ func (pf *prefetcher) batch() *leafBatch {
 	}
 }
 
-func (b *leafBatch) wait() {
-	if b.done != nil {
-		<-b.done
-		b.done = nil
+// wait makes the batch's pages available: it decrypts them itself if the
+// goroutine has not claimed them yet, or waits for it to finish.
+func (b *leafBatch) wait(r refsReader) {
+	if b.job == nil {
+		return
 	}
+	if b.job.claimed.CompareAndSwap(false, true) {
+		r.ReadRefs(b.refs, b.buf, b.errv)
+	} else {
+		<-b.job.done
+	}
+	b.job = nil
 }
 
 func (b *leafBatch) holds(parent pager.Ref, i int) bool {
@@ -86,7 +105,7 @@ func (pf *prefetcher) leaf(parent *frame, i int) (b []byte, ref pager.Ref, err e
 	switch {
 	case pf.cur.holds(pref, i):
 	case pf.next.holds(pref, i):
-		pf.next.wait()
+		pf.next.wait(pf.r)
 		pf.spare, pf.cur, pf.next = pf.cur, pf.next, nil
 	default:
 		// A cold start: read child i alone, now, in a batch of its own.
@@ -124,11 +143,14 @@ func (pf *prefetcher) ahead(parent *frame, i int) {
 		pf.spare = nb
 		return
 	}
-	nb.done = make(chan struct{})
-	go func(r refsReader, b *leafBatch) {
-		r.ReadRefs(b.refs, b.buf, b.errv)
-		close(b.done)
-	}(pf.r, nb)
+	job := &fetchJob{done: make(chan struct{})}
+	nb.job = job
+	go func(r refsReader, b *leafBatch, job *fetchJob) {
+		if job.claimed.CompareAndSwap(false, true) {
+			r.ReadRefs(b.refs, b.buf, b.errv)
+			close(job.done)
+		}
+	}(pf.r, nb, job)
 	pf.next = nb
 }
 
@@ -149,7 +171,7 @@ func (pf *prefetcher) fill(b *leafBatch, parent *frame, i, n int) bool {
 // drain waits for the batch in flight, if any, and makes it spare.
 func (pf *prefetcher) drain() {
 	if pf.next != nil {
-		pf.next.wait()
+		pf.next.wait(pf.r)
 		pf.spare, pf.next = pf.next, nil
 	}
 }
