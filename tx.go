@@ -1,12 +1,12 @@
 package scdb
 
 import (
-	"errors"
 	"fmt"
 	"iter"
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/streamcrypt/scdb/dirtree"
 	"github.com/streamcrypt/scdb/freelist"
@@ -489,24 +489,7 @@ func (w *txWriter) WritePages(pgnos []uint64, payloads [][]byte) error {
 	}
 	size := w.p.PageSize()
 	w.sealed = slices.Grow(w.sealed[:0], len(pgnos)*size)[:len(pgnos)*size]
-	workers := min(runtime.GOMAXPROCS(0), 4, len(pgnos)/8)
-	errv := make([]error, max(workers, 1))
-	seal := func(k, lo, hi int) {
-		for i := lo; i < hi && errv[k] == nil; i++ {
-			errv[k] = w.p.SealPage(w.sealed[i*size:(i+1)*size], pgnos[i], w.gen, payloads[i])
-		}
-	}
-	if workers <= 1 {
-		seal(0, 0, len(pgnos))
-	} else {
-		var wg sync.WaitGroup
-		per := (len(pgnos) + workers - 1) / workers
-		for k := range workers {
-			wg.Go(func() { seal(k, k*per, min((k+1)*per, len(pgnos))) })
-		}
-		wg.Wait()
-	}
-	if err := errors.Join(errv...); err != nil {
+	if err := w.sealAll(pgnos, payloads); err != nil {
 		return err
 	}
 	for lo := 0; lo < len(pgnos); {
@@ -518,6 +501,50 @@ func (w *txWriter) WritePages(pgnos []uint64, payloads [][]byte) error {
 			return err
 		}
 		lo = hi
+	}
+	return nil
+}
+
+// sealChunk is how many pages a sealer claims at a time.
+const sealChunk = 8
+
+// sealAll seals pages pgnos into w.sealed. Helper goroutines (one per extra
+// core, at most 3) and the caller claim chunks of pages until none is left;
+// a helper that starts after the work is gone touches nothing, so the
+// caller never waits for a goroutine that has not run (both cores busy):
+// at worst it seals everything itself.
+func (w *txWriter) sealAll(pgnos []uint64, payloads [][]byte) error {
+	if len(pgnos) == 0 {
+		return nil
+	}
+	size := w.p.PageSize()
+	chunks := (len(pgnos) + sealChunk - 1) / sealChunk
+	var next, done atomic.Int32
+	var firstErr atomic.Pointer[error]
+	finished := make(chan struct{})
+	work := func() {
+		for {
+			c := int(next.Add(1)) - 1
+			if c >= chunks {
+				return
+			}
+			for i := c * sealChunk; i < min((c+1)*sealChunk, len(pgnos)); i++ {
+				if err := w.p.SealPage(w.sealed[i*size:(i+1)*size], pgnos[i], w.gen, payloads[i]); err != nil {
+					firstErr.CompareAndSwap(nil, &err)
+				}
+			}
+			if int(done.Add(1)) == chunks {
+				close(finished)
+			}
+		}
+	}
+	for range min(runtime.GOMAXPROCS(0)-1, 3, chunks-1) {
+		go work()
+	}
+	work()
+	<-finished
+	if err := firstErr.Load(); err != nil {
+		return *err
 	}
 	return nil
 }
