@@ -191,11 +191,24 @@ func (l *List) Append(value []byte) (string, error) {
 
 // Get returns the value of id, or an error wrapping ErrNotFound.
 func (l *List) Get(id string) ([]byte, error) {
-	rec, err := l.Open(id)
+	ls, err := l.state()
 	if err != nil {
 		return nil, err
 	}
-	return rec.Value()
+	cell, ok, err := ls.tree.Get([]byte(id))
+	if err != nil {
+		return nil, fmt.Errorf("list %q id %q: %w", l.name, id, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("list %q id %q: %w", l.name, id, ErrNotFound)
+	}
+	// The cell is valid until the next call on the tree; Value copies it
+	// or reads the chain it names, which does not use the tree.
+	v, err := record.Value(l.tx.rd, cell)
+	if err != nil {
+		return nil, fmt.Errorf("list %q id %q: %w", l.name, id, err)
+	}
+	return v, nil
 }
 
 // Open returns the record id for streaming its value with Reader. The

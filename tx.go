@@ -3,7 +3,10 @@ package scdb
 import (
 	"fmt"
 	"iter"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/streamcrypt/scdb/dirtree"
 	"github.com/streamcrypt/scdb/freelist"
@@ -26,8 +29,12 @@ type Tx struct {
 	rd    pager.Reader // the pager, or w for a writable transaction
 	w     *txWriter    // nil when read-only
 	dir   *dirtree.Tree
-	lists map[string]*listState
+	lists map[string]*listState // made at the first list used
 	done  bool
+	// scratch holds the page buffers the transaction's trees decrypt
+	// lookups into, given back to scratchBufs when it ends.
+	scratch  [4]*[]byte
+	nscratch int
 	// managed is set while Update, View or Batch runs fn with the
 	// transaction: they end it, and Commit and Rollback refuse.
 	managed bool
@@ -41,7 +48,7 @@ type listState struct {
 }
 
 func newTx(db *DB, meta pager.Meta, writable bool) *Tx {
-	tx := &Tx{db: db, meta: meta, rd: snapshotReader{db.p, meta.PageCount}, lists: map[string]*listState{}}
+	tx := &Tx{db: db, meta: meta, rd: snapshotReader{db.p, meta.PageCount}}
 	if writable {
 		tx.w = &txWriter{p: db.p, fl: db.fl, gen: meta.Gen + 1}
 		tx.rd = tx.w
@@ -49,7 +56,38 @@ func newTx(db *DB, meta pager.Meta, writable bool) *Tx {
 	} else {
 		tx.dir = dirtree.Open(tx.rd, meta.Tree)
 	}
+	tx.lend(tx.dir)
 	return tx
+}
+
+// scratchBufs recycles the page buffers of transactions' tree lookups
+// (dirtree.Tree.SetScratch): a get then allocates no page.
+var scratchBufs sync.Pool // of *[]byte
+
+// lend gives t a scratch buffer for its lookups, if the transaction has
+// one left to lend; the buffer returns to the pool when tx ends.
+func (tx *Tx) lend(t *dirtree.Tree) {
+	if tx.nscratch == len(tx.scratch) {
+		return
+	}
+	n := tx.rd.PayloadSize()
+	bp, ok := scratchBufs.Get().(*[]byte)
+	if !ok || cap(*bp) < n {
+		b := make([]byte, n)
+		bp = &b
+	}
+	tx.scratch[tx.nscratch] = bp
+	tx.nscratch++
+	t.SetScratch((*bp)[:n])
+}
+
+// giveBack returns the scratch buffers: no tree of tx is used again.
+func (tx *Tx) giveBack() {
+	for i := range tx.nscratch {
+		scratchBufs.Put(tx.scratch[i])
+		tx.scratch[i] = nil
+	}
+	tx.nscratch = 0
 }
 
 // Writable reports whether tx can write.
@@ -135,6 +173,7 @@ func (tx *Tx) release() {
 func (tx *Tx) end() {
 	tx.done = true
 	tx.lists = nil
+	tx.giveBack()
 	if tx.w == nil {
 		tx.db.endRead(tx.meta.Gen)
 		return
@@ -262,6 +301,10 @@ func (tx *Tx) list(name string) (*listState, error) {
 	} else {
 		ls.tree = dirtree.Open(tx.rd, ls.entry.root)
 	}
+	tx.lend(ls.tree)
+	if tx.lists == nil {
+		tx.lists = map[string]*listState{}
+	}
 	tx.lists[name] = ls
 	return ls, nil
 }
@@ -344,6 +387,29 @@ func (r snapshotReader) ReadPages(first pager.Ref, dst []byte) error {
 	return r.p.ReadPages(first, dst)
 }
 
+// PageInto is Page decrypting a missed page into dst (pager.Pager.PageInto).
+func (r snapshotReader) PageInto(ref pager.Ref, dst []byte) ([]byte, error) {
+	if ref.Page >= r.pageCount {
+		return nil, outside(ref.Page, 1, r.pageCount)
+	}
+	return r.p.PageInto(ref, dst)
+}
+
+// ReadRefs decrypts the pages refs name into dst (pager.Pager.ReadRefs).
+func (r snapshotReader) ReadRefs(refs []pager.Ref, dst []byte, errv []error) {
+	for i, ref := range refs {
+		if ref.Page >= r.pageCount {
+			// Read only the pages before it; report it and try the rest.
+			r.ReadRefs(refs[:i], dst, errv)
+			errv[i] = outside(ref.Page, 1, r.pageCount)
+			ps := r.p.PayloadSize()
+			r.ReadRefs(refs[i+1:], dst[(i+1)*ps:], errv[i+1:])
+			return
+		}
+	}
+	r.p.ReadRefs(refs, dst, errv)
+}
+
 func (r snapshotReader) PayloadSize() int { return r.p.PayloadSize() }
 
 func outside(pgno, n, pageCount uint64) error {
@@ -363,6 +429,7 @@ type txWriter struct {
 	committed bool
 	run       []byte // sealed pages not yet written, consecutive from runFirst
 	runFirst  uint64
+	sealed    []byte // WritePages' sealed pages
 }
 
 // maxRunBytes bounds the sealed pages a transaction holds before writing.
@@ -380,6 +447,13 @@ func (w *txWriter) ReadPages(first pager.Ref, dst []byte) error {
 		return err
 	}
 	return snapshotReader{w.p, w.fl.PageCount()}.ReadPages(first, dst)
+}
+
+func (w *txWriter) PageInto(ref pager.Ref, dst []byte) ([]byte, error) {
+	if err := w.flush(); err != nil {
+		return nil, err
+	}
+	return snapshotReader{w.p, w.fl.PageCount()}.PageInto(ref, dst)
 }
 
 func (w *txWriter) PayloadSize() int            { return w.p.PayloadSize() }
@@ -402,6 +476,75 @@ func (w *txWriter) WritePage(pgno uint64, payload []byte) error {
 	if err := w.p.SealPage(w.run[len(w.run)-size:], pgno, w.gen, payload); err != nil {
 		w.run = w.run[:len(w.run)-size]
 		return err
+	}
+	return nil
+}
+
+// WritePages writes pages pgnos (ascending) with payloads like WritePage,
+// sealing them on every core first: a commit's tree pages are sealed in
+// parallel, then written a run of consecutive pages at a time.
+func (w *txWriter) WritePages(pgnos []uint64, payloads [][]byte) error {
+	if err := w.flush(); err != nil {
+		return err
+	}
+	size := w.p.PageSize()
+	w.sealed = slices.Grow(w.sealed[:0], len(pgnos)*size)[:len(pgnos)*size]
+	if err := w.sealAll(pgnos, payloads); err != nil {
+		return err
+	}
+	for lo := 0; lo < len(pgnos); {
+		hi := lo + 1
+		for hi < len(pgnos) && pgnos[hi] == pgnos[hi-1]+1 && (hi-lo)*size < maxRunBytes {
+			hi++
+		}
+		if err := w.p.WriteSealed(pgnos[lo], w.sealed[lo*size:hi*size]); err != nil {
+			return err
+		}
+		lo = hi
+	}
+	return nil
+}
+
+// sealChunk is how many pages a sealer claims at a time.
+const sealChunk = 8
+
+// sealAll seals pages pgnos into w.sealed. Helper goroutines (one per extra
+// core, at most 3) and the caller claim chunks of pages until none is left;
+// a helper that starts after the work is gone touches nothing, so the
+// caller never waits for a goroutine that has not run (both cores busy):
+// at worst it seals everything itself.
+func (w *txWriter) sealAll(pgnos []uint64, payloads [][]byte) error {
+	if len(pgnos) == 0 {
+		return nil
+	}
+	size := w.p.PageSize()
+	chunks := (len(pgnos) + sealChunk - 1) / sealChunk
+	var next, done atomic.Int32
+	var firstErr atomic.Pointer[error]
+	finished := make(chan struct{})
+	work := func() {
+		for {
+			c := int(next.Add(1)) - 1
+			if c >= chunks {
+				return
+			}
+			for i := c * sealChunk; i < min((c+1)*sealChunk, len(pgnos)); i++ {
+				if err := w.p.SealPage(w.sealed[i*size:(i+1)*size], pgnos[i], w.gen, payloads[i]); err != nil {
+					firstErr.CompareAndSwap(nil, &err)
+				}
+			}
+			if int(done.Add(1)) == chunks {
+				close(finished)
+			}
+		}
+	}
+	for range min(runtime.GOMAXPROCS(0)-1, 3, chunks-1) {
+		go work()
+	}
+	work()
+	<-finished
+	if err := firstErr.Load(); err != nil {
+		return *err
 	}
 	return nil
 }

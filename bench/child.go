@@ -23,17 +23,17 @@ const childCmd = "__workload"
 
 // Result is what one workload measured on one engine.
 type Result struct {
-	Workload, Engine string
-	Records          int64   // records (or operations) timed
-	Bytes            int64   // value bytes moved in the timed part
-	Seconds          float64 // timed part only: setup, copies and Close are not in it
-	FileBytes        int64   // the engine's files after Close, where it matters
-	LiveBytes        int64   // value bytes live in the store at that point
-	HeapPeak         int64   // peak Go heap (objects) above the baseline taken before the work
-	RSSPeak          int64   // VmHWM: peak resident set of the whole process
-	Digest           string  // of what was read, for workloads that read
-	Extra            map[string]float64
-	Skipped          string // why the engine could not run this workload
+	Workload, Engine string             // which workload ran on which engine
+	Records          int64              // records (or operations) timed
+	Bytes            int64              // value bytes moved in the timed part
+	Seconds          float64            // timed part only: setup, copies and Close are not in it
+	FileBytes        int64              // the engine's files after Close, where it matters
+	LiveBytes        int64              // value bytes live in the store at that point
+	HeapPeak         int64              // peak Go heap (objects) above the baseline taken before the work
+	RSSPeak          int64              // VmHWM: peak resident set of the whole process
+	Digest           string             // of what was read, for workloads that read
+	Extra            map[string]float64 // further figures by name (a workload's own)
+	Skipped          string             // why the engine could not run this workload
 }
 
 // run is the context a workload function gets.

@@ -14,8 +14,8 @@ import (
 
 // KV is one record to write. Value is ignored by DeleteBatch.
 type KV struct {
-	List, ID string
-	Value    []byte
+	List, ID string // where the record goes
+	Value    []byte // its value
 }
 
 // Engine is an open store.
@@ -44,9 +44,9 @@ var errNoGroupCommit = errors.New("no group commit in this store's API")
 
 // Driver creates or opens an engine whose files all live in dir.
 type Driver struct {
-	Name  string // column name in the report
-	Label string // a longer description for the report's footnote
-	Open  func(dir string, create bool) (Engine, error)
+	Name  string                                        // column name in the report
+	Label string                                        // a longer description for the report's footnote
+	Open  func(dir string, create bool) (Engine, error) // opens (or creates) the store in dir
 	// HugeHeld says that a huge value is held whole in memory, for the table.
 	HugeHeld bool
 }

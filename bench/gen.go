@@ -37,7 +37,7 @@ type Rec struct {
 
 // Gen is the generated data set's shape: list names and sorted ids.
 type Gen struct {
-	Seed  uint64
+	Seed  uint64     // the seed every record, id and value derives from
 	Lists []string   // list names, in byte order
 	IDs   [][]string // per list, ids in byte order (the order they arrive in)
 	All   []Rec      // every record, in arrival order (list by list, ids sorted)
@@ -205,8 +205,10 @@ func TextValue(dst []byte, seed uint64, i, size int) []byte {
 // order, 100-byte random values.
 const tinyList, tinyValueSize = "tiny", 100
 
+// TinyID is the id of tiny record i.
 func TinyID(i int) string { return fmt.Sprintf("%016x", uint64(i)) }
 
+// TinyValue appends the value of tiny record i to dst.
 func TinyValue(dst []byte, seed uint64, i int) []byte {
 	rng := rand.New(rand.NewPCG(seed, uint64(i)))
 	for range tinyValueSize / 8 {

@@ -27,16 +27,16 @@ type Config struct {
 	Batch        int    // records per transaction in bulk writes
 	Gets         int    // random gets
 	Upserts      int    // records the upsert workload replaces
-	ChurnRounds  int
-	ChurnPct     int // percent of the records replaced per churn round
-	FragN        int // values the fragment workload fills before deleting half
-	FragSize     int // their size, and the size of each 1-record commit
-	Commits      int // 1-record durable commits timed
-	GroupWorkers int
-	GroupCommits int
-	HugeMiB      int
-	TinyN        int
-	OpenReps     int
+	ChurnRounds  int    // churn rounds
+	ChurnPct     int    // percent of the records replaced per churn round
+	FragN        int    // values the fragment workload fills before deleting half
+	FragSize     int    // their size, and the size of each 1-record commit
+	Commits      int    // 1-record durable commits timed
+	GroupWorkers int    // goroutines committing at once in the group workload
+	GroupCommits int    // 1-record commits in the group workload, over all goroutines
+	HugeMiB      int    // MiB of the one huge value
+	TinyN        int    // records of the tiny shape
+	OpenReps     int    // opens timed in the open workload
 	StreamReps   int    // passes over the store in stream and tiny-stream
 	CPUProfile   string // directory for one CPU profile per workload and engine
 }

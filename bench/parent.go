@@ -108,7 +108,9 @@ func (o *options) runOne(self string, cfgJSON []byte, runDir string, w Workload,
 		if err := copyTree(filepath.Join(engineDir, w.CopyFrom), dir); err != nil {
 			return nil, fmt.Errorf("copying the fixture: %w", err)
 		}
-		defer os.RemoveAll(dir)
+		if !o.keep {
+			defer os.RemoveAll(dir)
+		}
 	}
 	var stdout bytes.Buffer
 	cmd := exec.Command(self, childCmd, w.Name, d.Name, dir, string(cfgJSON))

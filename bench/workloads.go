@@ -13,12 +13,12 @@ import (
 
 // Workload is one row group of the report.
 type Workload struct {
-	Name     string
-	Fixture  string   // directory under run/engine the child gets
-	CopyFrom string   // if set, the parent copies this fixture to Fixture first
-	Needs    []string // workloads that must have run before, in this run
-	NeedsGen bool     // the child builds the realistic data set's shape
-	Run      func(r *run) error
+	Name     string             // the -w name and the report's row
+	Fixture  string             // directory under run/engine the child gets
+	CopyFrom string             // if set, the parent copies this fixture to Fixture first
+	Needs    []string           // workloads that must have run before, in this run
+	NeedsGen bool               // the child builds the realistic data set's shape
+	Run      func(r *run) error // does and times the work in the child
 	// Expect returns the digest a correct engine reads, or "" if the
 	// workload reads nothing.
 	Expect func(cfg Config) string

@@ -25,6 +25,9 @@ type Cursor struct {
 	started bool   // a First or Seek has been made
 	resume  []byte // where Next or Prev resumes after a change: the last key
 	excl    bool   // returned, exclusive; or the key of a seek that found nothing
+
+	pf        *prefetcher // read-ahead of leaves (read-only trees), or nil
+	leafDepth int         // stack index of the leaf level, once a leaf was reached
 }
 
 // frame is one level of a cursor's path: an owned node or a raw page, and
@@ -86,7 +89,7 @@ func (f *frame) search(key []byte) (int, bool, error) {
 }
 
 // Cursor returns a cursor over t, positioned nowhere.
-func (t *Tree) Cursor() *Cursor { return &Cursor{t: t} }
+func (t *Tree) Cursor() *Cursor { return &Cursor{t: t, pf: newPrefetcher(t)} }
 
 func (t *Tree) frameFor(ref pager.Ref) (frame, error) {
 	if n := t.owned(ref); n != nil {
@@ -143,6 +146,7 @@ func (c *Cursor) seek(key []byte, excl bool) ([]byte, []byte, bool, error) {
 		f.i = i
 		c.stack = append(c.stack, f)
 		if f.leaf() {
+			c.leafDepth = len(c.stack) - 1
 			break
 		}
 		if ref, err = f.child(); err != nil {
@@ -211,12 +215,33 @@ func (c *Cursor) descendLeftmost() error {
 		if len(c.stack) > maxDepth {
 			return errs.Corrupt(ref.Page, "tree deeper than %d levels", maxDepth)
 		}
-		f, err := c.t.frameFor(ref)
+		f, ok, err := c.prefetched(top)
+		if !ok {
+			f, err = c.t.frameFor(ref)
+		}
 		if err != nil {
 			return err
 		}
 		c.stack = append(c.stack, f)
 	}
+}
+
+// prefetched returns the leaf under the current child of the raw branch
+// frame top from the read-ahead, when the cursor has one and top is the
+// level above the leaves. ok is false when the caller must read the page.
+func (c *Cursor) prefetched(top *frame) (f frame, ok bool, err error) {
+	if c.pf == nil || top.n != nil || len(c.stack) != c.leafDepth || c.leafDepth == 0 {
+		return frame{}, false, nil
+	}
+	b, ref, err, ok := c.pf.leaf(top, top.i)
+	if !ok || err != nil {
+		return frame{}, ok, err
+	}
+	p, err := openRaw(ref, b)
+	if err != nil || !p.leaf {
+		return frame{}, false, nil // let the ordinary read report it
+	}
+	return frame{p: p}, true, nil
 }
 
 // fail drops the cursor's path after an error; the resume point is kept,

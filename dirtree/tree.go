@@ -25,6 +25,35 @@ type Tree struct {
 	nodes   map[uint64]*node // owned nodes by page number
 	mod     uint64           // bumped by every change, for cursors
 	buf     []byte           // encode buffer
+	scratch []byte           // Get's page buffer (see SetScratch)
+}
+
+// SetScratch gives the tree a buffer of at least one payload that Get
+// decrypts pages into when the page cache does not hold them, instead of
+// allocating a page per lookup. Values Get returns may point into it (they
+// are valid until the next call on the tree anyway); the caller may reuse
+// the buffer once it stops using the tree.
+func (t *Tree) SetScratch(b []byte) {
+	if len(b) >= t.payload {
+		t.scratch = b[:t.payload]
+	}
+}
+
+// readScratch reads ref for a lookup: into the scratch buffer when the
+// reader can, else as readRaw does.
+func (t *Tree) readScratch(ref pager.Ref) (rawPage, error) {
+	ir, ok := t.r.(intoReader)
+	if !ok {
+		return t.readRaw(ref)
+	}
+	if t.scratch == nil {
+		t.scratch = make([]byte, t.payload)
+	}
+	b, err := ir.PageInto(ref, t.scratch)
+	if err != nil {
+		return rawPage{ref: ref}, err
+	}
+	return openRaw(ref, b)
 }
 
 // Open returns a read-only tree rooted at root; a zero root is an empty tree.
@@ -62,7 +91,7 @@ func (t *Tree) Get(key []byte) (val []byte, ok bool, err error) {
 			ref = n.kids[i]
 			continue
 		}
-		p, err := t.readRaw(ref)
+		p, err := t.readScratch(ref)
 		if err != nil {
 			return nil, false, err
 		}

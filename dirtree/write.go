@@ -3,6 +3,7 @@ package dirtree
 import (
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/streamcrypt/scdb/internal/errs"
 	"github.com/streamcrypt/scdb/pager"
@@ -55,16 +56,76 @@ func (t *Tree) writeNodes() error {
 		}
 	}
 	slices.Sort(changed)
+	if pw, ok := t.w.(pagesWriter); ok && len(changed) >= minBatchWrite {
+		return t.writeBatched(pw, changed)
+	}
 	for _, pgno := range changed {
 		n := t.nodes[pgno]
-		if n.used > n.capacity(t.payload) || len(n.keys) == 0 {
-			return fmt.Errorf("dirtree: internal error: node %d holds %d cells in %d bytes", pgno, len(n.keys), n.used)
+		if err := t.checkWrite(n); err != nil {
+			return err
 		}
 		n.encode(t.buf)
 		if err := t.w.WritePage(pgno, t.buf); err != nil {
 			return err
 		}
 		n.changed = false
+	}
+	return nil
+}
+
+func (t *Tree) checkWrite(n *node) error {
+	if n.used > n.capacity(t.payload) || len(n.keys) == 0 {
+		return fmt.Errorf("dirtree: internal error: node %d holds %d cells in %d bytes", n.pgno, len(n.keys), n.used)
+	}
+	return nil
+}
+
+// pagesWriter is the optional pager.Writer method that seals several pages
+// at once (on several cores) before writing them.
+type pagesWriter interface {
+	WritePages(pgnos []uint64, payloads [][]byte) error
+}
+
+// minBatchWrite is the fewest changed nodes worth a batched write, and
+// writeBatch the most encoded at a time (bounding the memory it takes).
+const (
+	minBatchWrite = 16
+	writeBatch    = 64
+)
+
+// encodeBufs recycles writeBatched's encode buffers across trees.
+var encodeBufs sync.Pool // of *[]byte, writeBatch payloads each
+
+// writeBatched encodes the changed nodes writeBatch at a time and hands
+// each batch to pw, which seals them in parallel.
+func (t *Tree) writeBatched(pw pagesWriter, changed []uint64) error {
+	size := writeBatch * t.payload
+	bp, ok := encodeBufs.Get().(*[]byte)
+	if !ok || cap(*bp) < size {
+		b := make([]byte, size)
+		bp = &b
+	}
+	defer encodeBufs.Put(bp)
+	buf := (*bp)[:size]
+	payloads := make([][]byte, 0, writeBatch)
+	for lo := 0; lo < len(changed); lo += writeBatch {
+		batch := changed[lo:min(lo+writeBatch, len(changed))]
+		payloads = payloads[:0]
+		for i, pgno := range batch {
+			n := t.nodes[pgno]
+			if err := t.checkWrite(n); err != nil {
+				return err
+			}
+			dst := buf[i*t.payload : (i+1)*t.payload]
+			n.encode(dst)
+			payloads = append(payloads, dst)
+		}
+		if err := pw.WritePages(batch, payloads); err != nil {
+			return err
+		}
+		for _, pgno := range batch {
+			t.nodes[pgno].changed = false
+		}
 	}
 	return nil
 }

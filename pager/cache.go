@@ -1,61 +1,135 @@
 package pager
 
-import (
-	"container/list"
-	"sync"
-)
+import "sync"
 
 // cache keeps decrypted payloads of recently read pages, bounded in bytes.
 // Entries remember the generation they were read at: a page number reused
 // by a later commit never serves the old payload. Evicted payloads are left
 // to the garbage collector, never reused, because callers may still hold
 // them.
+//
+// It keeps two LRU segments. Branch pages (the tree's upper levels, which
+// every lookup crosses and which are few) go to the hot segment; everything
+// else to the cold one, and eviction takes from the cold segment first. So a
+// stream of leaf misses, as random gets over a file larger than the cache
+// cause, never pushes the branches out, and a get decrypts only its leaf.
+//
+// Admission (admit) decides whether a page read into a caller's buffer
+// (Pager.PageInto) earns a cached copy: a branch page always, another page
+// only when it was missed recently already. A page read once, as most
+// leaves of a large file under random gets are, costs no allocation.
 type cache struct {
 	mu       sync.Mutex
 	capBytes int
 	used     int
-	lru      *list.List // front = most recent; values are *cacheEntry
-	byPage   map[uint64]*list.Element
+	hot      ring // branch pages
+	cold     ring // every other page
+	byPage   map[uint64]*cacheEntry
+	seen     []uint64 // doorkeeper: page numbers missed recently, direct-mapped
 }
 
 type cacheEntry struct {
-	ref     Ref
-	payload []byte
+	ref        Ref
+	payload    []byte
+	hot        bool
+	prev, next *cacheEntry
+}
+
+// ring is an intrusive circular LRU list; the sentinel's next is the most
+// recent entry.
+type ring struct {
+	s cacheEntry
+	n int
+}
+
+func (r *ring) init()             { r.s.prev, r.s.next = &r.s, &r.s }
+func (r *ring) back() *cacheEntry { return r.s.prev }
+func (r *ring) pushFront(e *cacheEntry) {
+	e.prev, e.next = &r.s, r.s.next
+	r.s.next.prev = e
+	r.s.next = e
+	r.n++
+}
+func (r *ring) remove(e *cacheEntry) {
+	e.prev.next, e.next.prev = e.next, e.prev
+	e.prev, e.next = nil, nil
+	r.n--
 }
 
 func newCache(capBytes int) *cache {
-	return &cache{capBytes: capBytes, lru: list.New(), byPage: map[uint64]*list.Element{}}
+	c := &cache{capBytes: capBytes, byPage: map[uint64]*cacheEntry{}}
+	c.hot.init()
+	c.cold.init()
+	// Twice as many doorkeeper slots as 4 KiB pages fit in the cache.
+	slots := 64
+	for slots < 2*(capBytes>>12) {
+		slots <<= 1
+	}
+	c.seen = make([]uint64, slots)
+	return c
 }
+
+func (c *cache) len() int { return c.hot.n + c.cold.n }
 
 func (c *cache) get(ref Ref) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	el, ok := c.byPage[ref.Page]
-	if !ok {
+	e, ok := c.byPage[ref.Page]
+	if !ok || e.ref.Gen != ref.Gen {
 		return nil
 	}
-	e := el.Value.(*cacheEntry)
-	if e.ref.Gen != ref.Gen {
-		return nil
-	}
-	c.lru.MoveToFront(el)
+	seg := c.segment(e)
+	seg.remove(e)
+	seg.pushFront(e)
 	return e.payload
 }
 
+func (c *cache) segment(e *cacheEntry) *ring {
+	if e.hot {
+		return &c.hot
+	}
+	return &c.cold
+}
+
+// put keeps payload as page ref's; a branch page goes to the hot segment.
 func (c *cache) put(ref Ref, payload []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if el, ok := c.byPage[ref.Page]; ok {
-		c.removeLocked(el)
+	if e, ok := c.byPage[ref.Page]; ok {
+		c.removeLocked(e)
 	}
 	if len(payload) > c.capBytes {
 		return
 	}
-	c.byPage[ref.Page] = c.lru.PushFront(&cacheEntry{ref: ref, payload: payload})
+	e := &cacheEntry{ref: ref, payload: payload, hot: len(payload) > 0 && payload[0] == TypeBranch}
+	c.byPage[ref.Page] = e
+	c.segment(e).pushFront(e)
 	c.used += len(payload)
 	for c.used > c.capBytes {
-		c.removeLocked(c.lru.Back())
+		if c.cold.n > 0 {
+			c.removeLocked(c.cold.back())
+		} else {
+			c.removeLocked(c.hot.back())
+		}
 	}
+}
+
+// admit reports whether a page just missed, whose payload starts with
+// type, deserves a cached copy: a branch page, or a page missed recently
+// before (the doorkeeper remembers one page number per slot).
+func (c *cache) admit(pgno uint64, typ byte) bool {
+	if typ == TypeBranch {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	slot := &c.seen[(pgno*0x9E3779B97F4A7C15)>>32&uint64(len(c.seen)-1)]
+	if *slot == pgno {
+		*slot = 0
+		return true
+	}
+	*slot = pgno
+	return false
 }
 
 // forget drops page pgno, whatever generation it holds: the page is being
@@ -63,13 +137,13 @@ func (c *cache) put(ref Ref, payload []byte) {
 func (c *cache) forget(pgno uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if el, ok := c.byPage[pgno]; ok {
-		c.removeLocked(el)
+	if e, ok := c.byPage[pgno]; ok {
+		c.removeLocked(e)
 	}
 }
 
-func (c *cache) removeLocked(el *list.Element) {
-	e := c.lru.Remove(el).(*cacheEntry)
+func (c *cache) removeLocked(e *cacheEntry) {
+	c.segment(e).remove(e)
 	delete(c.byPage, e.ref.Page)
 	c.used -= len(e.payload)
 }

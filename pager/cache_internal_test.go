@@ -21,8 +21,8 @@ func TestCacheUnit(t *testing.T) {
 	if c.get(Ref{Page: 4, Gen: 1}) != nil || c.get(Ref{Page: 3, Gen: 1}) == nil || c.get(Ref{Page: 5, Gen: 1}) == nil {
 		t.Fatal("wrong page evicted")
 	}
-	if c.used != 80 || c.lru.Len() != 2 || len(c.byPage) != 2 {
-		t.Fatalf("used %d, %d entries, %d in map", c.used, c.lru.Len(), len(c.byPage))
+	if c.used != 80 || c.len() != 2 || len(c.byPage) != 2 {
+		t.Fatalf("used %d, %d entries, %d in map", c.used, c.len(), len(c.byPage))
 	}
 	c.put(Ref{Page: 3, Gen: 2}, pay(40, 33)) // replaces generation 1
 	if c.get(Ref{Page: 3, Gen: 1}) != nil || c.get(Ref{Page: 3, Gen: 2})[0] != 33 || c.used != 80 {
@@ -40,8 +40,8 @@ func TestCacheUnit(t *testing.T) {
 	c.forget(5)
 	for pg := uint64(10); pg < 100; pg++ {
 		c.put(Ref{Page: pg, Gen: 1}, pay(30, byte(pg)))
-		if c.used > c.capBytes || c.used != 30*c.lru.Len() || len(c.byPage) != c.lru.Len() {
-			t.Fatalf("after page %d: used %d of %d, %d entries, %d in map", pg, c.used, c.capBytes, c.lru.Len(), len(c.byPage))
+		if c.used > c.capBytes || c.used != 30*c.len() || len(c.byPage) != c.len() {
+			t.Fatalf("after page %d: used %d of %d, %d entries, %d in map", pg, c.used, c.capBytes, c.len(), len(c.byPage))
 		}
 	}
 }

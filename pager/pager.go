@@ -446,6 +446,73 @@ func (p *Pager) Page(ref Ref) ([]byte, error) {
 	return payload, nil
 }
 
+// PageInto is Page without the allocation: a page the cache holds is
+// returned from it; a missed page is decrypted into dst (PayloadSize bytes,
+// which the caller owns and may reuse once it is done with the result), and
+// a copy is cached only if the cache admits it (a branch page, or a page
+// missed recently already). The result is either dst or a shared cached
+// slice, never to be modified.
+func (p *Pager) PageInto(ref Ref, dst []byte) ([]byte, error) {
+	if b := p.cache.get(ref); b != nil {
+		return b, nil
+	}
+	if ref.Page < FirstDataPage {
+		return nil, errs.Corrupt(ref.Page, "pointer to a reserved page")
+	}
+	dst = dst[:p.PayloadSize()]
+	if err := p.readSealed(ref.Page, ref.Gen, dst); err != nil {
+		return nil, err
+	}
+	if p.cache.admit(ref.Page, dst[0]) {
+		p.cache.put(ref, bytes.Clone(dst))
+	}
+	return dst, nil
+}
+
+// ReadRefs decrypts the pages refs name into dst, page i into
+// dst[i*PayloadSize:], without caching them (a page the cache holds is
+// copied from it): for pages about to be read once, such as the leaves
+// ahead of an iterator. Pages with consecutive numbers are read in one
+// call. errs[i] receives page i's error; the pages after a failed read
+// are still tried.
+func (p *Pager) ReadRefs(refs []Ref, dst []byte, errv []error) {
+	ps := p.PayloadSize()
+	for i := 0; i < len(refs); {
+		ref := refs[i]
+		if b := p.cache.get(ref); b != nil {
+			copy(dst[i*ps:(i+1)*ps], b)
+			errv[i] = nil
+			i++
+			continue
+		}
+		if ref.Page < FirstDataPage {
+			errv[i] = errs.Corrupt(ref.Page, "pointer to a reserved page")
+			i++
+			continue
+		}
+		n := 1
+		for i+n < len(refs) && refs[i+n].Page == ref.Page+uint64(n) {
+			n++
+		}
+		err := p.withSealed(ref.Page, n, func(sealed []byte) error {
+			for j := range n {
+				r := refs[i+j]
+				errv[i+j] = p.cipher.Open(dst[(i+j)*ps:(i+j+1)*ps], sealed[j*p.pageSize:(j+1)*p.pageSize], r.Page, r.Gen)
+			}
+			return nil
+		})
+		if err != nil {
+			if n > 1 {
+				n = 1 // retry page by page: only the pages past the end fail
+				errv[i] = p.readSealed(ref.Page, ref.Gen, dst[i*ps:(i+1)*ps])
+			} else {
+				errv[i] = err
+			}
+		}
+		i += n
+	}
+}
+
 // ReadPages implements Reader: len(dst)/PayloadSize contiguous pages read in
 // one call and decrypted into dst, bypassing the cache.
 func (p *Pager) ReadPages(first Ref, dst []byte) error {

@@ -146,10 +146,18 @@ func checkCont(p []byte, head uint64, index, used int, c chainCell) error {
 // checkPadding checks that the bytes after the value on the chain's last
 // page, which holds dataLen value bytes, are zero.
 func checkPadding(p []byte, pageNo uint64, dataLen int) error {
-	for _, b := range p[headerSize+dataLen:] {
-		if b != 0 {
-			return errs.Corrupt(pageNo, "bytes after the value on the chain's last page are not zero")
-		}
+	pad := p[headerSize+dataLen:]
+	var acc uint64
+	for len(pad) >= 32 {
+		acc |= binary.LittleEndian.Uint64(pad) | binary.LittleEndian.Uint64(pad[8:]) |
+			binary.LittleEndian.Uint64(pad[16:]) | binary.LittleEndian.Uint64(pad[24:])
+		pad = pad[32:]
+	}
+	for _, b := range pad {
+		acc |= uint64(b)
+	}
+	if acc != 0 {
+		return errs.Corrupt(pageNo, "bytes after the value on the chain's last page are not zero")
 	}
 	return nil
 }
