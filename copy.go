@@ -50,26 +50,52 @@ func copyList(from, to *List) error {
 // copyAppendSeqs carries every directory entry's Append sequence from src to
 // dst, including entries kept only for it (lists emptied by Delete).
 func copyAppendSeqs(src, dst *Tx) error {
-	c := src.dir.Cursor()
+	seqs, err := src.AppendSequences()
+	if err != nil {
+		return err
+	}
+	for name, seq := range seqs {
+		ls, err := dst.list(name)
+		if err != nil {
+			return err
+		}
+		if seq > ls.entry.seq {
+			ls.entry.seq = seq
+			ls.dirty = true
+		}
+	}
+	return nil
+}
+
+// AppendSequences returns, for every list whose Append sequence has moved,
+// the number Append formats into the next id it tries (ids it gave are
+// below it). Lists emptied by Delete keep theirs, so they are included; a
+// list DeleteList dropped starts again at 0 and is not.
+func (tx *Tx) AppendSequences() (map[string]uint64, error) {
+	if err := tx.check(); err != nil {
+		return nil, err
+	}
+	seqs := map[string]uint64{}
+	c := tx.dir.Cursor()
 	k, v, ok, err := c.First()
 	for ; ok && err == nil; k, v, ok, err = c.Next() {
 		e, err := decodeListEntry(v)
 		if err != nil {
-			return fmt.Errorf("list %q: %w", k, err)
+			return nil, fmt.Errorf("list %q: %w", k, err)
 		}
-		if e.seq == 0 {
-			continue
+		if ls, changed := tx.lists[string(k)]; changed {
+			e = ls.entry
 		}
-		ls, err := dst.list(string(k))
-		if err != nil {
-			return err
-		}
-		if e.seq > ls.entry.seq {
-			ls.entry.seq = e.seq
-			ls.dirty = true
+		if e.seq > 0 {
+			seqs[string(k)] = e.seq
 		}
 	}
-	return err
+	for name, ls := range tx.lists { // lists this transaction made
+		if _, seen := seqs[name]; !seen && ls.entry.seq > 0 {
+			seqs[name] = ls.entry.seq
+		}
+	}
+	return seqs, err
 }
 
 // CompactTo writes a compact copy of db to a new file at path: the same

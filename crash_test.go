@@ -205,6 +205,7 @@ type crashModel struct {
 	opts     scdb.Options // page size, NoSync, cache; the credential is set per open
 	f        *faultfile.File
 	db       *scdb.DB
+	reader   *scdb.DB // a read-only open of the same file, as another process has
 	gen      uint64
 	state    crashRecs
 	slots    crashSlots
@@ -233,7 +234,34 @@ func newCrashModel(t *rapid.T, st *crashStats) *crashModel {
 	}
 	m.db = db
 	m.gen = db.Generation()
+	m.attachReader(t, ci)
 	return m
+}
+
+// attachReader opens the file read-only a second time, as a reader process
+// beside the writer would: it reads the file's current bytes and announces
+// its snapshots to the writer (faultfile.View).
+func (m *crashModel) attachReader(t *rapid.T, ci int) {
+	o := m.optsFor(ci)
+	o.ReadOnly = true
+	r, err := scdb.OpenFile(m.f.Attach(), o)
+	if err != nil {
+		t.Fatalf("attach a reader: %v", err)
+	}
+	m.reader = r
+}
+
+// readerState is the state a snapshot of the attached reader at gen must
+// hold: the last commit's, or a failed commit's whose meta reached the file
+// (the writer does not know, a reader of the bytes does).
+func (m *crashModel) readerState(gen uint64) (crashRecs, bool) {
+	if gen == m.gen {
+		return m.state, true
+	}
+	if in := m.inflight; in != nil && !in.keys && gen == in.gen {
+		return in.state, true
+	}
+	return nil, false
 }
 
 func (m *crashModel) optsFor(ci int) scdb.Options {
@@ -248,6 +276,7 @@ func (m *crashModel) shutdown() {
 		s.tx.Rollback()
 	}
 	m.snaps = nil
+	m.reader.Close()
 	m.db.Close()
 }
 
@@ -419,12 +448,29 @@ func (m *crashModel) runUpdate(t *rapid.T, ops []crashOp, giveUp bool) (crashRec
 // reads it whole again and again; the returned function stops them and
 // fails the test if any saw something other than its snapshot.
 func (m *crashModel) readConcurrently(t *rapid.T) func() {
-	if len(m.snaps) == 0 || !rapid.Bool().Draw(t, "read snapshots concurrently") {
+	foreign := rapid.Bool().Draw(t, "attached reader snapshots during the write")
+	if (len(m.snaps) == 0 || !rapid.Bool().Draw(t, "read snapshots concurrently")) && !foreign {
 		return func() {}
 	}
 	done := make(chan struct{})
-	errs := make([]error, len(m.snaps))
+	errs := make([]error, len(m.snaps)+1)
 	var wg sync.WaitGroup
+	if foreign {
+		gen, state := m.gen, m.state
+		wg.Go(func() {
+			for {
+				errs[len(m.snaps)] = m.readerSnapshot(gen, state)
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if errs[len(m.snaps)] != nil {
+					return
+				}
+			}
+		})
+	}
 	for i, s := range m.snaps {
 		wg.Go(func() {
 			for {
@@ -443,12 +489,35 @@ func (m *crashModel) readConcurrently(t *rapid.T) func() {
 	return func() {
 		close(done)
 		wg.Wait()
-		for i, err := range errs {
+		for i, err := range errs[:len(m.snaps)] {
 			if err != nil {
 				t.Fatalf("snapshot of generation %d read during a write: %v", m.snaps[i].gen, err)
 			}
 		}
+		if err := errs[len(m.snaps)]; err != nil {
+			t.Fatalf("attached reader during a write: %v", err)
+		}
 	}
+}
+
+// readerSnapshot takes one snapshot in the attached reader while the writer
+// may be committing: it reads generation gen (checked whole against state)
+// or, once the commit's meta is in the file, gen+1 (whose state is still
+// being built: only its generation is checked).
+func (m *crashModel) readerSnapshot(gen uint64, state crashRecs) error {
+	m.stats.concurrentReads.Add(1)
+	tx, err := m.reader.Begin(false)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	switch tx.Generation() {
+	case gen:
+		return crashVerify(tx, state)
+	case gen + 1:
+		return nil
+	}
+	return fmt.Errorf("snapshot at generation %d during the commit after %d", tx.Generation(), gen)
 }
 
 // update commits a transaction. With a failed commit or key change in
@@ -649,14 +718,19 @@ func (m *crashModel) openSnapshot(t *rapid.T) {
 	if len(m.snaps) >= 3 {
 		t.Skip("three snapshots are open")
 	}
-	tx, err := m.db.Begin(false)
+	db := m.db
+	if rapid.Bool().Draw(t, "in the attached reader") {
+		db = m.reader
+	}
+	tx, err := db.Begin(false)
 	if err != nil {
 		t.Fatalf("Begin(false): %v", err)
 	}
-	if tx.Generation() != m.gen {
+	state, ok := m.readerState(tx.Generation())
+	if !ok || (db == m.db && tx.Generation() != m.gen) {
 		t.Fatalf("snapshot at generation %d, model %d", tx.Generation(), m.gen)
 	}
-	m.snaps = append(m.snaps, &crashSnap{tx: tx, gen: m.gen, state: m.state})
+	m.snaps = append(m.snaps, &crashSnap{tx: tx, gen: tx.Generation(), state: state})
 }
 
 func (m *crashModel) drawSnap(t *rapid.T) int {
@@ -872,6 +946,7 @@ func (m *crashModel) reopen(t *rapid.T, f *faultfile.File, gen uint64, state cra
 	if g := db.Generation(); g != gen {
 		t.Fatalf("reopened at generation %d, want %d", g, gen)
 	}
+	m.attachReader(t, slots.first())
 	m.checkKeySlots(t)
 	m.verify(t)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"iter"
 	"sync"
+	"time"
 )
 
 // Follow yields the records of list with ids > after, in id order, then
@@ -14,15 +15,12 @@ import (
 // yielded is not seen. Pass the last id handled to resume; "" starts at the
 // beginning (an empty id, which Append never gives, is skipped).
 //
-// Waiting costs nothing: a commit in this process wakes the loop, nothing
-// polls. Each *Record is valid for its loop step only. A damaged page or a
-// closed database ends the loop with an error.
-//
-// Only commits made through this *DB wake Follow. Another process cannot
-// follow the file today: a writer holds it locked exclusively, so a reader
-// in another process can open it (ReadOnly, with Options.LockTimeout to
-// wait) only between the writer's sessions, and must then poll
-// db.Generation or the list by reopening.
+// In a writable DB waiting costs nothing: a commit through this *DB wakes
+// the loop, nothing polls. A read-only DB follows a writer in another
+// process by reading the file's two meta pages every FollowPoll, which
+// decrypts two pages and reads nothing else until the generation moves.
+// Each *Record is valid for its loop step only. A damaged page or a closed
+// database ends the loop with an error.
 func (db *DB) Follow(ctx context.Context, list, after string) iter.Seq2[*Record, error] {
 	return func(yield func(*Record, error) bool) {
 		pos := after
@@ -33,9 +31,37 @@ func (db *DB) Follow(ctx context.Context, list, after string) iter.Seq2[*Record,
 			if pos, more = db.followOnce(ctx, list, pos, yield); !more {
 				return
 			}
+			if db.fl == nil {
+				db.waitForeignCommit(ctx, committed)
+				continue
+			}
 			select {
 			case <-ctx.Done():
 			case <-committed:
+			}
+		}
+	}
+}
+
+// FollowPoll is how often Follow on a read-only DB looks at the meta pages
+// for a commit made by another process.
+const FollowPoll = 20 * time.Millisecond
+
+// waitForeignCommit waits until the file's generation passes the one last
+// read, ctx ends or the DB closes.
+func (db *DB) waitForeignCommit(ctx context.Context, closed <-chan struct{}) {
+	seen := db.p.Meta().Gen
+	tick := time.NewTicker(FollowPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-closed:
+			return
+		case <-tick.C:
+			if m, err := db.p.Refresh(); err != nil || m.Gen != seen {
+				return // an error shows in the next snapshot
 			}
 		}
 	}

@@ -51,7 +51,9 @@ func decodeListEntry(b []byte) (listEntry, error) {
 		seq:   binary.LittleEndian.Uint64(b[16:]),
 		root:  pager.GetRef(b[24:]),
 	}
-	if e.count > 0 && !e.root.IsZero() || e.count == 0 && e.root.IsZero() && e.bytes == 0 && e.seq > 0 {
+	// A zero root is "no tree" only with generation 0 (FORMAT.md §6.2).
+	zeroRoot := e.root == pager.Ref{}
+	if e.count > 0 && !e.root.IsZero() || e.count == 0 && zeroRoot && e.bytes == 0 && e.seq > 0 {
 		return e, nil
 	}
 	return listEntry{}, fmt.Errorf("%w: list entry with %d records, %d bytes, Append number %d and root %v",

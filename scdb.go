@@ -204,6 +204,8 @@ func (db *DB) MetaFault() error { return db.p.MetaFault() }
 // Generation returns the number of the last commit. It grows by one with
 // every commit; an application that stores it elsewhere can notice a file
 // rolled back to an older copy, which nothing inside the file can detect.
+// A read-only DB sees commits made by a writer in another process as its
+// snapshots begin; Generation is the newest it has seen.
 func (db *DB) Generation() uint64 { return db.p.Meta().Gen }
 
 // Update runs fn in a read-write transaction and commits it if fn returns
@@ -248,22 +250,43 @@ func (db *DB) Begin(writable bool) (*Tx, error) {
 		return nil, ErrClosed
 	}
 	if !writable {
-		return db.beginRead(), nil
+		return db.beginRead()
 	}
 	if err := db.lockWriter(); err != nil {
 		return nil, err
 	}
 	meta := db.p.Meta()
-	db.fl.Begin(meta.Gen+1, db.oldestSnapshot(meta.Gen))
+	oldest, err := db.oldestAnywhere(meta.Gen)
+	if err != nil {
+		db.writer.Unlock()
+		return nil, err
+	}
+	db.fl.Begin(meta.Gen+1, oldest)
 	return newTx(db, meta, true), nil
 }
 
-func (db *DB) beginRead() *Tx {
+// beginRead starts a snapshot of the last commit. In a writable DB the
+// commit is this DB's own, and it is registered under the same lock the
+// writer's Begin reads, so no transaction starting after it reuses a page
+// it reaches. A read-only DB reads the newest commit on disk (another
+// process may be writing) and announces it to that writer (pager
+// BeginSnapshot).
+func (db *DB) beginRead() (*Tx, error) {
+	if db.fl != nil {
+		db.mu.Lock()
+		defer db.mu.Unlock()
+		meta := db.p.Meta()
+		db.readers[meta.Gen]++
+		return newTx(db, meta, false), nil
+	}
+	meta, err := db.p.BeginSnapshot()
+	if err != nil {
+		return nil, closedOr(db, err)
+	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	meta := db.p.Meta()
 	db.readers[meta.Gen]++
-	return newTx(db, meta, false)
+	return newTx(db, meta, false), nil
 }
 
 func (db *DB) endRead(gen uint64) {
@@ -272,6 +295,23 @@ func (db *DB) endRead(gen uint64) {
 	if db.readers[gen]--; db.readers[gen] == 0 {
 		delete(db.readers, gen)
 	}
+	db.p.EndSnapshot(gen)
+}
+
+// oldestAnywhere is the generation of the oldest read snapshot open in this
+// DB or in any other open of the file (another process's read-only DB), or
+// committed when there is none: pages freed by commits after it may still
+// be read.
+func (db *DB) oldestAnywhere(committed uint64) (uint64, error) {
+	oldest := db.oldestSnapshot(committed)
+	foreign, found, err := db.p.OldestForeignSnapshot(committed)
+	if err != nil {
+		return 0, err
+	}
+	if found {
+		oldest = min(oldest, foreign)
+	}
+	return oldest, nil
 }
 
 // oldestSnapshot is the generation of the oldest open read snapshot, or
@@ -329,6 +369,14 @@ func (db *DB) Lists() ([]string, error) {
 // the loop when a page is damaged.
 func (db *DB) Records(list string) iter.Seq2[*Record, error] {
 	return db.loop(func(tx *Tx) iter.Seq2[*Record, error] { return tx.List(list).All() })
+}
+
+// closedOr is ErrClosed if db was closed (whatever err says), else err.
+func closedOr(db *DB, err error) error {
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	return err
 }
 
 func closedErr(db *DB) error {

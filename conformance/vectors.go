@@ -7,13 +7,14 @@ package conformance
 
 // Manifest is the content of vectors.json.
 type Manifest struct {
-	Format  string   `json:"format"`  // "scdb 1.0"
+	Format  string   `json:"format"`  // "scdb 2.0": the format version the vectors are for
 	Vectors []Vector `json:"vectors"` // in the order generated
 }
 
 // Vector is one file and what opening and reading it must give.
 type Vector struct {
 	Name        string `json:"name"`        // the vector's name, unique in the manifest
+	Rule        string `json:"rule"`        // the FORMAT.md sections whose rules it checks
 	Description string `json:"description"` // what it shows, in one line
 	File        string `json:"file"`        // path relative to vectors.json
 	// Exactly one of KeyHex (a 32-byte raw key) and Passphrase.

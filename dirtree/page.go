@@ -83,38 +83,46 @@ func (p *rawPage) hdr() int {
 // key returns the key of cell i (leaf) or separator i (branch).
 func (p *rawPage) key(i int) ([]byte, error) {
 	if p.leaf {
-		off, err := p.cellAt(i, leafCellFixed)
-		if err != nil {
-			return nil, err
-		}
-		end := off + leafCellFixed + int(le.Uint16(p.b[off:]))
-		if end > len(p.b) {
-			return nil, errs.Corrupt(p.ref.Page, "cell %d runs past the page end", i)
-		}
-		return p.b[off+leafCellFixed : end : end], nil
+		k, _, err := p.leafCell(i)
+		return k, err
 	}
 	off, err := p.cellAt(i, branchCellFixed)
 	if err != nil {
 		return nil, err
 	}
+	k := int(le.Uint16(p.b[off+refSize:]))
 	start := off + branchCellFixed
-	end := start + int(le.Uint16(p.b[off+refSize:]))
+	end := start + k
 	if end > len(p.b) {
 		return nil, errs.Corrupt(p.ref.Page, "separator %d runs past the page end", i)
+	}
+	if mk := MaxKey(len(p.b)); mk >= 0 && k > mk {
+		return nil, errs.Corrupt(p.ref.Page, "separator %d of %d bytes exceeds the maximum key (%d)", i, k, mk)
 	}
 	return p.b[start:end:end], nil
 }
 
-// leafCell returns the key and value of leaf cell i.
+// leafCell returns the key and value of leaf cell i. Every read of a cell
+// checks its lengths against the limits (FORMAT.md §10.3.2.3), so a reader
+// that sees a cell sees the same verdict whatever it reads it for.
 func (p *rawPage) leafCell(i int) (key, val []byte, err error) {
 	off, err := p.cellAt(i, leafCellFixed)
 	if err != nil {
 		return nil, nil, err
 	}
-	kEnd := off + leafCellFixed + int(le.Uint16(p.b[off:]))
-	vEnd := kEnd + int(le.Uint16(p.b[off+2:]))
+	k, v := int(le.Uint16(p.b[off:])), int(le.Uint16(p.b[off+2:]))
+	kEnd := off + leafCellFixed + k
+	vEnd := kEnd + v
 	if vEnd > len(p.b) {
 		return nil, nil, errs.Corrupt(p.ref.Page, "cell %d runs past the page end", i)
+	}
+	if mk := MaxKey(len(p.b)); mk >= 0 {
+		if k > mk {
+			return nil, nil, errs.Corrupt(p.ref.Page, "key %d of %d bytes exceeds the maximum key (%d)", i, k, mk)
+		}
+		if mv := MaxValue(len(p.b), k); v > mv {
+			return nil, nil, errs.Corrupt(p.ref.Page, "value %d of %d bytes exceeds the maximum beside a %d-byte key (%d)", i, v, k, mv)
+		}
 	}
 	return p.b[off+leafCellFixed : kEnd : kEnd], p.b[kEnd:vEnd:vEnd], nil
 }

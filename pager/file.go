@@ -39,6 +39,17 @@ func (f OSFile) Size() (int64, error) {
 	return fi.Size(), nil
 }
 
+// LockSnapshot implements SnapshotLocker (see lock_linux.go).
+func (f OSFile) LockSnapshot(gen uint64) error { return lockSnapshot(f.File, gen) }
+
+// UnlockSnapshot implements SnapshotLocker.
+func (f OSFile) UnlockSnapshot(gen uint64) error { return unlockSnapshot(f.File, gen) }
+
+// OldestForeignSnapshot implements SnapshotLocker.
+func (f OSFile) OldestForeignSnapshot(below uint64) (uint64, bool, error) {
+	return oldestForeignSnapshot(f.File, below)
+}
+
 // Close releases the lock and closes the file.
 func (f OSFile) Close() error {
 	held.remove(f.info)

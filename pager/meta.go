@@ -61,6 +61,11 @@ func decodeMeta(payload []byte, pgno uint64, pageShift byte) (Meta, error) {
 		return m, errs.Corrupt(pgno, "page count %d outside %d..%d", m.PageCount, FirstDataPage, MaxPageCount(pageShift))
 	}
 	for _, r := range []Ref{m.Tree, m.Freelist} {
+		if r.IsZero() && r.Gen != 0 {
+			// A zero reference is "no page" only with generation 0
+			// (FORMAT.md §6.2): anything else is no meta a writer made.
+			return m, errs.Corrupt(pgno, "zero reference with generation %d", r.Gen)
+		}
 		if !r.IsZero() && (r.Page < FirstDataPage || r.Page >= m.PageCount || r.Gen > m.Gen) {
 			return m, errs.Corrupt(pgno, "root %v outside the file or from the future", r)
 		}

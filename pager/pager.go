@@ -88,6 +88,9 @@ type Pager struct {
 	closed   atomic.Bool
 	fileSize atomic.Int64 // bytes in the file as far as the pager knows
 
+	snapMu sync.Mutex     // guards snaps
+	snaps  map[uint64]int // read snapshots by generation, in a read-only pager
+
 	mu        sync.Mutex // guards the fields below
 	hdr       *header
 	hdrCopy   int   // which header copy hdr was read from
@@ -217,11 +220,29 @@ func Open(f File, cred crypt.Credential, opts Options) (*Pager, error) {
 		return nil, err
 	}
 	p.fileSize.Store(size)
-	if err := p.loadMeta(); err != nil {
+	if err := p.openMeta(); err != nil {
 		p.zeroKey()
 		return nil, err
 	}
 	return p, nil
+}
+
+// openMeta chooses the meta at Open. A read-only open may have a writer
+// beside it, so it reads the file's size after the meta, and looks again if
+// a later commit's trim made the file shorter than the meta it chose.
+func (p *Pager) openMeta() error {
+	strict := p.opts.RequireNewestMeta
+	if !p.opts.ReadOnly {
+		return p.loadMeta(strict, false)
+	}
+	var err error
+	for try := 0; try < maxRefreshTries; try++ {
+		var te *truncatedError
+		if err = p.loadMeta(strict, true); !errors.As(err, &te) {
+			break
+		}
+	}
+	return err
 }
 
 // unlock tries cred on every slot of its kind and returns the data key of
@@ -273,7 +294,7 @@ func newPager(f File, h *header, hdrCopy int, dataKey []byte, opts Options) (*Pa
 		opts.CacheSize = DefaultCacheSize
 	}
 	p := &Pager{f: f, opts: opts, pageSize: h.pageSize(), cipher: c, dataKey: dataKey,
-		cache: newCache(opts.CacheSize), hdr: h, hdrCopy: hdrCopy}
+		cache: newCache(opts.CacheSize), hdr: h, hdrCopy: hdrCopy, snaps: map[uint64]int{}}
 	p.bufs.New = func() any { b := make([]byte, p.pageSize); return &b }
 	p.runBufs.New = func() any { var b []byte; return &b }
 	return p, nil
@@ -281,8 +302,10 @@ func newPager(f File, h *header, hdrCopy int, dataKey []byte, opts Options) (*Pa
 
 // loadMeta opens both meta pages and adopts the valid one with the highest
 // generation. A meta page that fails to open is what a torn meta write
-// leaves; only when neither opens is the file corrupt.
-func (p *Pager) loadMeta() error {
+// leaves; only when neither opens is the file corrupt. With strict, a pair
+// of meta pages that is not healthy (MetaFault) is refused. With restat the
+// file's size is read again after the meta pages.
+func (p *Pager) loadMeta(strict, restat bool) error {
 	size := p.fileSize.Load()
 	if size < int64(FirstDataPage*p.pageSize) {
 		return errs.Corrupt(1, "file is %d bytes, shorter than its header and meta pages", size)
@@ -309,18 +332,29 @@ func (p *Pager) loadMeta() error {
 		}
 		return fmt.Errorf("no usable meta page: %w", errors.Join(faults...))
 	}
+	if restat {
+		// Another process writes the file: its size is read after the meta,
+		// since a commit grows the file before it writes its meta.
+		var err error
+		if size, err = p.f.Size(); err != nil {
+			return fmt.Errorf("pager: size: %w", err)
+		}
+		p.fileSize.Store(size)
+	}
 	if best.PageCount > uint64(size)/uint64(p.pageSize) {
-		return errs.Corrupt(best.PageCount-1, "file is %d bytes but generation %d needs %d pages of %d (truncated)",
-			size, best.Gen, best.PageCount, p.pageSize)
+		return &truncatedError{errs.Corrupt(best.PageCount-1, "file is %d bytes but generation %d needs %d pages of %d (truncated)",
+			size, best.Gen, best.PageCount, p.pageSize)}
 	}
 	if other, ok := otherGen[metaPage(best.Gen+1)]; ok && other+1 != best.Gen {
 		faults = append(faults, errs.Corrupt(metaPage(other), "meta page holds generation %d, not %d", other, best.Gen-1))
 	}
-	p.meta = *best
-	p.metaFault = errors.Join(faults...)
-	if p.metaFault != nil && p.opts.RequireNewestMeta {
-		return fmt.Errorf("the newest commit may have been dropped (RequireNewestMeta is set): %w", p.metaFault)
+	fault := errors.Join(faults...)
+	if fault != nil && strict {
+		return fmt.Errorf("the newest commit may have been dropped (RequireNewestMeta is set): %w", fault)
 	}
+	p.mu.Lock()
+	p.meta, p.metaFault = *best, fault
+	p.mu.Unlock()
 	return nil
 }
 
@@ -335,6 +369,13 @@ func (p *Pager) neverWritten(pgno uint64) bool {
 	}
 	return allZero(buf)
 }
+
+// truncatedError is a file shorter than its chosen meta needs. Read beside
+// a live writer it can also mean a commit trimmed the file after the meta
+// was read: the reader looks again.
+type truncatedError struct{ error }
+
+func (e *truncatedError) Unwrap() error { return e.error }
 
 func (p *Pager) readMeta(pgno uint64) (Meta, error) {
 	payload := make([]byte, p.PayloadSize())

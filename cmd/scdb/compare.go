@@ -31,6 +31,9 @@ func sameContents(a, b *scdb.DB, pathA, pathB string) error {
 	}
 	defer tb.Rollback()
 	sa, sb := side{pathA, ta}, side{pathB, tb}
+	if err := sameSequences(sa, sb); err != nil {
+		return err
+	}
 	nextA, stopA := iter.Pull2(ta.Lists())
 	defer stopA()
 	nextB, stopB := iter.Pull2(tb.Lists())
@@ -121,4 +124,29 @@ func firstErr(sa side, errA error, sb side, errB error) error {
 
 func differ(sa, sb side, format string, args ...any) error {
 	return fail(exitCorrupt, "%s and %s differ: %s", sa.path, sb.path, fmt.Sprintf(format, args...))
+}
+
+// sameSequences compares the lists' Append sequences, those of lists emptied
+// by Delete included: a copy that lost one would hand out ids that sort
+// before ids already given.
+func sameSequences(sa, sb side) error {
+	qa, err := sa.tx.AppendSequences()
+	if err != nil {
+		return fileErr(sa.path, nil, err)
+	}
+	qb, err := sb.tx.AppendSequences()
+	if err != nil {
+		return fileErr(sb.path, nil, err)
+	}
+	for name, seq := range qa {
+		if qb[name] != seq {
+			return differ(sa, sb, "list %s's Append sequence is %d in %s, %d in %s", quote(name), seq, sa.path, qb[name], sb.path)
+		}
+	}
+	for name, seq := range qb {
+		if _, ok := qa[name]; !ok {
+			return differ(sa, sb, "list %s's Append sequence is 0 in %s, %d in %s", quote(name), sa.path, seq, sb.path)
+		}
+	}
+	return nil
 }

@@ -163,9 +163,10 @@ BACKUP (scdb backup FILE DEST)
   backup there stays whole). An existing DEST is replaced, as cp would;
   DEST may not be FILE itself. The copy keeps FILE's file id, like cp:
   write to only one of the two, or give the copy its own with "scdb rotate".
-  A program that has FILE open for writing holds it locked, and backup then
-  fails with exit 6: back up from inside that program with DB.Backup, the
-  same copy as a library call.
+  On Linux backup reads FILE beside a program that has it open for writing;
+  on other systems that program holds FILE locked and backup fails with
+  exit 6: back up from inside it with DB.Backup, the same copy as a library
+  call.
 
 EXIT STATUS
   0  success
@@ -176,6 +177,8 @@ EXIT STATUS
   4  the file is damaged or was tampered with: a page failed to decrypt, check
      found problems, or a copy did not verify
   5  not found: the file, key file, list, record or key slot does not exist
-  6  the file is locked: another process has it open for writing or, for a
-     command that writes, has it open at all
+  6  the file is locked: a command that writes found another process with
+     the file open for writing. Commands that only read work beside a
+     writer on Linux; on other systems they are refused too, and a command
+     that writes is refused while any process has the file open
 `

@@ -148,12 +148,19 @@ func statsOf(t *testing.T, path string) statsJSON {
 func TestSameContents(t *testing.T) {
 	base := map[string]map[string]string{"a": {"1": "x", "2": "yy"}, "b": {"1": "z"}}
 	for name, change := range map[string]func(tx *scdb.Tx) error{
-		"value":       func(tx *scdb.Tx) error { return tx.List("a").Put("2", []byte("yz")) },
-		"size":        func(tx *scdb.Tx) error { return tx.List("a").Put("2", []byte("yyy")) },
-		"extra id":    func(tx *scdb.Tx) error { return tx.List("a").Put("3", []byte("")) },
-		"missing id":  func(tx *scdb.Tx) error { return tx.List("a").Delete("1") },
-		"extra list":  func(tx *scdb.Tx) error { return tx.List("c").Put("1", []byte("z")) },
-		"no list":     func(tx *scdb.Tx) error { return tx.DeleteList("b") },
+		"value":      func(tx *scdb.Tx) error { return tx.List("a").Put("2", []byte("yz")) },
+		"size":       func(tx *scdb.Tx) error { return tx.List("a").Put("2", []byte("yyy")) },
+		"extra id":   func(tx *scdb.Tx) error { return tx.List("a").Put("3", []byte("")) },
+		"missing id": func(tx *scdb.Tx) error { return tx.List("a").Delete("1") },
+		"extra list": func(tx *scdb.Tx) error { return tx.List("c").Put("1", []byte("z")) },
+		"no list":    func(tx *scdb.Tx) error { return tx.DeleteList("b") },
+		"append seq": func(tx *scdb.Tx) error {
+			id, err := tx.List("q").Append([]byte("x"))
+			if err == nil {
+				err = tx.List("q").Delete(id) // the list is gone, its sequence is not
+			}
+			return err
+		},
 		"renamed id":  func(tx *scdb.Tx) error { tx.List("b").Delete("1"); return tx.List("b").Put("0", []byte("z")) },
 		"big values":  func(tx *scdb.Tx) error { return tx.List("a").Put("1", []byte(strings.Repeat("q", 200_000)+"x")) },
 		"same (none)": nil,

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/hkdf"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/streamcrypt/scdb"
@@ -18,10 +19,10 @@ import (
 	"github.com/streamcrypt/scdb/internal/testhook"
 )
 
-// workedExample builds the smallest interesting file — 1 KiB pages, raw key
+// workedExample builds a small file — 1 KiB pages, raw key
 // 00 01 .. 1f, one list "l" holding one record "a" = "hi" — and explains
 // every page of it, decrypted, as Markdown.
-func workedExample() []byte {
+func workedExample(dir string) ([]byte, []byte) {
 	testhook.Rand = newRand("worked-example")
 	path := tempPath("worked-example")
 	defer os.Remove(path)
@@ -31,7 +32,6 @@ func workedExample() []byte {
 	check(db.Close())
 	img, err := os.ReadFile(path)
 	check(err)
-	check(os.WriteFile("conformance/vectors/worked-example.scdb", img, 0o644))
 
 	var fileID, keyID [16]byte
 	copy(fileID[:], img[16:32])
@@ -58,7 +58,7 @@ func workedExample() []byte {
 	fmt.Fprintf(&b, "- XChaCha20-Poly1305-Open(KEK, slot nonce, wrapped key, AD = key id ‖ slot bytes 0–31) gives the data key `%x`\n", dataKey)
 	fmt.Fprintf(&b, "- checksum XXH64(bytes 0..503) = 0x%016x, stored little-endian as `%x`\n\n", binary.LittleEndian.Uint64(img[504:]), img[504:512])
 
-	b.WriteString(passphraseKEK())
+	b.WriteString(passphraseKEK(dir))
 	for pg := 1; pg < len(img)/1024; pg++ {
 		page := img[pg*1024 : (pg+1)*1024]
 		if bytes.Equal(page, make([]byte, 1024)) {
@@ -87,7 +87,7 @@ func workedExample() []byte {
 		}
 		fmt.Fprintf(&b, "Decrypted payload (%d bytes; "+zeros+"):\n\n```\n%s```\n\n", len(payload), roundUp(end), hexdump(payload[:roundUp(end)], 0))
 	}
-	return []byte(b.String())
+	return []byte(b.String()), img
 }
 
 func roundUp(n int) int { return min((n+15)/16*16, 1024-crypt.Overhead) }
@@ -118,8 +118,8 @@ func spaced(h string) string {
 
 // passphraseKEK explains the Argon2id step of vector basic-passphrase-4k's
 // slot 0: a known answer for implementations of passphrase slots.
-func passphraseKEK() string {
-	img, err := os.ReadFile("conformance/vectors/basic-passphrase-4k.scdb")
+func passphraseKEK(dir string) string {
+	img, err := os.ReadFile(filepath.Join(dir, "vectors", "basic-passphrase-4k.scdb"))
 	check(err)
 	var slot crypt.Slot
 	copy(slot[:], img[64:64+crypt.SlotSize])

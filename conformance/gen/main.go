@@ -12,6 +12,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log"
@@ -41,21 +42,27 @@ var (
 
 func main() {
 	testhook.KDF = &crypt.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
-	dir := "conformance"
+	out := flag.String("out", "conformance", "directory to write vectors.json, vectors/ and worked-example.md into")
+	flag.Parse()
+	dir := *out
 	if err := os.MkdirAll(filepath.Join(dir, "vectors"), 0o755); err != nil {
 		log.Fatal(err)
 	}
 	g := &generator{dir: dir}
 	g.build()
-	m := conformance.Manifest{Format: "scdb 1.0", Vectors: g.vectors}
-	out, err := json.MarshalIndent(m, "", "  ")
+	g.buildForged()
+	md, img := workedExample(dir)
+	g.ok("worked-example", "§13", "the file conformance/worked-example.md decrypts by hand: one list \"l\" with one record \"a\" = \"hi\", committed as generation 1", img, scdb.Options{Key: key1}, 1,
+		model{"l": {"a": []byte("hi")}})
+	m := conformance.Manifest{Format: "scdb 2.0", Vectors: g.vectors}
+	manifest, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "vectors.json"), append(out, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "vectors.json"), append(manifest, '\n'), 0o644); err != nil {
 		log.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "worked-example.md"), workedExample(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "worked-example.md"), md, 0o644); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -183,21 +190,21 @@ func (g *generator) build() {
 	empty, err := os.ReadFile(path)
 	check(err)
 	os.Remove(path)
-	g.ok("empty-key-1k", "a new file with no lists, raw key, 1 KiB pages", empty, keyOpts, 0, model{})
+	g.ok("empty-key-1k", "§5 §7", "a new file with no lists, raw key, 1 KiB pages", empty, keyOpts, 0, model{})
 
 	basic := buildBasic("basic-key-1k", keyOpts)
 	img, m := basic.last()
-	g.ok("basic-key-1k", "three commits: inline and chained values, update, delete, empty id and value, Append; 1 KiB pages", img, keyOpts, 3, m)
+	g.ok("basic-key-1k", "§10", "three commits: inline and chained values, update, delete, empty id and value, Append; 1 KiB pages", img, keyOpts, 3, m)
 	pbasic := buildBasic("basic-passphrase-4k", passOpts)
 	pimg, pm := pbasic.last()
-	g.ok("basic-passphrase-4k", "the same content under a passphrase slot (Argon2id t=1 m=64 KiB p=1), 4 KiB pages", pimg, passOpts, 3, pm)
+	g.ok("basic-passphrase-4k", "§4.3", "the same content under a passphrase slot (Argon2id t=1 m=64 KiB p=1), 4 KiB pages", pimg, passOpts, 3, pm)
 
-	g.fail("wrong-key", "basic-key-1k opened with another raw key", img, scdb.Options{Key: key2}, "ErrWrongKey")
-	g.fail("wrong-passphrase", "basic-passphrase-4k opened with another passphrase", pimg, scdb.Options{Passphrase: []byte("Tr0ub4dor&3")}, "ErrWrongKey")
-	g.fail("key-for-passphrase-file", "basic-passphrase-4k opened with a raw key: no slot of that kind", pimg, keyOpts, "ErrWrongKey")
-	g.fail("not-scdb-random", "4 KiB of random bytes", streamBytes("not-scdb", 4096), keyOpts, "ErrNotSCDB")
-	g.fail("not-scdb-empty", "an empty file", []byte{}, keyOpts, "ErrNotSCDB")
-	g.fail("not-scdb-short", "the first 7 bytes of a valid file", img[:7], keyOpts, "ErrNotSCDB")
+	g.fail("wrong-key", "§4.3", "basic-key-1k opened with another raw key", img, scdb.Options{Key: key2}, "ErrWrongKey")
+	g.fail("wrong-passphrase", "§4.3", "basic-passphrase-4k opened with another passphrase", pimg, scdb.Options{Passphrase: []byte("Tr0ub4dor&3")}, "ErrWrongKey")
+	g.fail("key-for-passphrase-file", "§4.3", "basic-passphrase-4k opened with a raw key: no slot of that kind", pimg, keyOpts, "ErrWrongKey")
+	g.fail("not-scdb-random", "§3.2", "4 KiB of random bytes", streamBytes("not-scdb", 4096), keyOpts, "ErrNotSCDB")
+	g.fail("not-scdb-empty", "§3.2", "an empty file", []byte{}, keyOpts, "ErrNotSCDB")
+	g.fail("not-scdb-short", "§3.2", "the first 7 bytes of a valid file", img[:7], keyOpts, "ErrNotSCDB")
 
 	for _, major := range []uint16{1, 3} {
 		v := slices.Clone(img)
@@ -205,22 +212,22 @@ func (g *generator) build() {
 			binary.LittleEndian.PutUint16(v[c*512+8:], major)
 			fixChecksum(v, c)
 		}
-		g.fail(fmt.Sprintf("version-%d", major), fmt.Sprintf("both header copies say major version %d (checksums fixed)", major), v, keyOpts, "ErrVersion")
+		g.fail(fmt.Sprintf("version-%d", major), "§11", fmt.Sprintf("both header copies say major version %d (checksums fixed)", major), v, keyOpts, "ErrVersion")
 	}
 	for _, id := range []struct {
-		name, what string
-		off        int
-		want       string
+		name, rule, what string
+		off              int
+		want             string
 	}{
-		{"file-id-changed", "file id", 16, "ErrCorrupt"},
-		{"key-id-changed", "key id", 40, "ErrWrongKey"},
+		{"file-id-changed", "§6.2", "file id", 16, "ErrCorrupt"},
+		{"key-id-changed", "§4.3", "key id", 40, "ErrWrongKey"},
 	} {
 		v := slices.Clone(img)
 		for c := 0; c < 2; c++ {
 			v[c*512+id.off+3] ^= 0x10
 			fixChecksum(v, c)
 		}
-		g.fail(id.name, "basic-key-1k with one bit of the "+id.what+" flipped in both header copies (checksums fixed)", v, keyOpts, id.want)
+		g.fail(id.name, id.rule, "basic-key-1k with one bit of the "+id.what+" flipped in both header copies (checksums fixed)", v, keyOpts, id.want)
 	}
 
 	minor := slices.Clone(img)
@@ -228,29 +235,29 @@ func (g *generator) build() {
 		binary.LittleEndian.PutUint16(minor[c*512+10:], 1)
 		fixChecksum(minor, c)
 	}
-	g.fail("minor-version-1", "both header copies say version 1.1", minor, keyOpts, "ErrVersion")
+	g.fail("minor-version-1", "§11", "both header copies say version 1.1", minor, keyOpts, "ErrVersion")
 
 	h0 := slices.Clone(img)
 	h0[64+20] ^= 0x01 // a salt byte of slot 0 in copy 0
-	g.ok("header-copy0-damaged", "a byte of header copy 0 flipped: copy 1 is used", h0, keyOpts, 3, m)
+	g.ok("header-copy0-damaged", "§3.2", "a byte of header copy 0 flipped: copy 1 is used", h0, keyOpts, 3, m)
 	hb := slices.Clone(h0)
 	hb[512+64+20] ^= 0x01
-	g.fail("header-both-damaged", "the same byte flipped in both header copies", hb, keyOpts, "ErrCorrupt")
+	g.fail("header-both-damaged", "§3.2", "the same byte flipped in both header copies", hb, keyOpts, "ErrCorrupt")
 
 	meta := readMeta(img, keyOpts)
 	newest := int(1 + meta.Gen%2)
 	mn := slices.Clone(img)
 	mn[newest*1024+100] ^= 0x80
 	_, m2 := basic.images[2], basic.models[2]
-	g.ok("meta-newest-damaged", "the newest meta page (generation 3) damaged: the reader opens generation 2, as after a torn commit", mn, keyOpts, 2, m2)
+	g.ok("meta-newest-damaged", "§7", "the newest meta page (generation 3) damaged: the reader opens generation 2, as after a torn commit", mn, keyOpts, 2, m2)
 	mb := slices.Clone(mn)
 	mb[(3-newest)*1024+100] ^= 0x80
-	g.fail("meta-both-damaged", "both meta pages damaged", mb, keyOpts, "ErrCorrupt")
+	g.fail("meta-both-damaged", "§7", "both meta pages damaged", mb, keyOpts, "ErrCorrupt")
 
 	rootPg := int(meta.Tree.Page)
 	flip := slices.Clone(img)
 	flip[rootPg*1024+500] ^= 0x04
-	g.fail("root-bitflip", "one bit flipped in the directory root page's ciphertext", flip, keyOpts, "ErrCorrupt")
+	g.fail("root-bitflip", "§6.2", "one bit flipped in the directory root page's ciphertext", flip, keyOpts, "ErrCorrupt")
 
 	swap := slices.Clone(img)
 	other := 3
@@ -259,29 +266,29 @@ func (g *generator) build() {
 	}
 	copy(swap[rootPg*1024:], img[other*1024:(other+1)*1024])
 	copy(swap[other*1024:], img[rootPg*1024:(rootPg+1)*1024])
-	g.fail("page-swap", fmt.Sprintf("pages %d (directory root) and %d swapped", rootPg, other), swap, keyOpts, "ErrCorrupt")
+	g.fail("page-swap", "§6.2", fmt.Sprintf("pages %d (directory root) and %d swapped", rootPg, other), swap, keyOpts, "ErrCorrupt")
 
 	// Page reuse puts new content at an old page number; putting the old
 	// content back must fail.
 	replayPg := replayable(img, basic.images[1], keyOpts)
 	replay := slices.Clone(img)
 	copy(replay[replayPg*1024:], basic.images[1][replayPg*1024:(replayPg+1)*1024])
-	g.fail("page-replay", fmt.Sprintf("page %d, reachable at generation 3, replaced by its older copy from the file at generation 1", replayPg), replay, keyOpts, "ErrCorrupt")
+	g.fail("page-replay", "§6.2", fmt.Sprintf("page %d, reachable at generation 3, replaced by its older copy from the file at generation 1", replayPg), replay, keyOpts, "ErrCorrupt")
 
-	g.fail("truncated", "the last page cut off", img[:len(img)-1024], keyOpts, "ErrCorrupt")
+	g.fail("truncated", "§2 §7", "the last page cut off", img[:len(img)-1024], keyOpts, "ErrCorrupt")
 
 	// Another file whose random draws give it the same data key but its own
 	// file id: its pages open under the same key but not in this file.
 	twin := buildTwin(img, keyOpts)
 	trans := slices.Clone(img)
 	copy(trans[rootPg*1024:], twin[rootPg*1024:(rootPg+1)*1024])
-	g.fail("page-from-other-file", fmt.Sprintf("page %d taken from a file with the same data key and another file id", rootPg), trans, keyOpts, "ErrCorrupt")
+	g.fail("page-from-other-file", "§6.2", fmt.Sprintf("page %d taken from a file with the same data key and another file id", rootPg), trans, keyOpts, "ErrCorrupt")
 
 	g.buildQueue(keyOpts)
 	g.buildDeep(keyOpts)
 
 	tail := append(slices.Clone(img), streamBytes("tail", 1024)...)
-	g.ok("trailing-garbage", "a page of random bytes after the last page (an interrupted transaction leaves such pages)", tail, keyOpts, 3, m)
+	g.ok("trailing-garbage", "§2", "a page of random bytes after the last page (an interrupted transaction leaves such pages)", tail, keyOpts, 3, m)
 }
 
 // buildQueue makes a list used as a queue: three Appends, all deleted (the
@@ -310,7 +317,7 @@ func (g *generator) buildQueue(opts scdb.Options) {
 	}))
 	drained, err := os.ReadFile(path)
 	check(err)
-	g.ok("queue-drained-1k", "three records Appended to list \"queue\", then all deleted: the directory holds an entry with no records, which is not a list", drained, opts, 2, model{})
+	g.ok("queue-drained-1k", "§10.2", "three records Appended to list \"queue\", then all deleted: the directory holds an entry with no records, which is not a list", drained, opts, 2, model{})
 	var id string
 	check(db.Update(func(tx *scdb.Tx) error {
 		id, err = tx.List("queue").Append([]byte("job 3"))
@@ -319,7 +326,7 @@ func (g *generator) buildQueue(opts scdb.Options) {
 	check(db.Close())
 	refilled, err := os.ReadFile(path)
 	check(err)
-	g.ok("queue-refilled-1k", "then one more Append: its id continues the sequence (0000000000000003)", refilled, opts, 3,
+	g.ok("queue-refilled-1k", "§10.2", "then one more Append: its id continues the sequence (0000000000000003)", refilled, opts, 3,
 		model{"queue": {id: []byte("job 3")}})
 }
 
@@ -341,8 +348,12 @@ func (g *generator) buildDeep(opts scdb.Options) {
 		}
 		// The largest inline value beside a 1-byte id, and one byte more.
 		inline := dirtree.MaxValue(1024-crypt.Overhead, 1) - 1
-		for id, size := range map[string]int{"i": inline, "j": inline + 1} {
-			v := pattern(size)
+		// In a fixed order: a map's would change the file from run to run.
+		for _, e := range []struct {
+			id   string
+			size int
+		}{{"i", inline}, {"j", inline + 1}} {
+			id, v := e.id, pattern(e.size)
 			check(tx.List("edge").Put(id, v))
 			m["edge"][id] = v
 		}
@@ -356,7 +367,7 @@ func (g *generator) buildDeep(opts scdb.Options) {
 	check(db.Close())
 	img, err := os.ReadFile(path)
 	check(err)
-	g.ok("deep-1k", "list \"many\": 300 records, so its tree has branch nodes; list \"edge\": a value at the inline limit (id \"i\", inline) and one byte over (id \"j\", a chain), and a 38400-byte value streamed in (id \"long\", a chain of two runs, of 16 and 24 pages)", img, opts, 1, m)
+	g.ok("deep-1k", "§10.3 §10.4", "list \"many\": 300 records, so its tree has branch nodes; list \"edge\": a value at the inline limit (id \"i\", inline) and one byte over (id \"j\", a chain), and a 38400-byte value streamed in (id \"long\", a chain of two runs, of 16 and 24 pages)", img, opts, 1, m)
 }
 
 // buildTwin makes basic-key-1k again with a different file id but the same
@@ -390,20 +401,20 @@ func (g *generator) write(name string, img []byte) string {
 	return file
 }
 
-func (g *generator) ok(name, desc string, img []byte, opts scdb.Options, gen uint64, m model) {
-	v := vector(name, desc, g.write(name, img), opts)
+func (g *generator) ok(name, rule, desc string, img []byte, opts scdb.Options, gen uint64, m model) {
+	v := vector(name, rule, desc, g.write(name, img), opts)
 	v.Expect, v.Generation, v.Lists = "ok", gen, m.lists()
 	g.vectors = append(g.vectors, v)
 }
 
-func (g *generator) fail(name, desc string, img []byte, opts scdb.Options, expect string) {
-	v := vector(name, desc, g.write(name, img), opts)
+func (g *generator) fail(name, rule, desc string, img []byte, opts scdb.Options, expect string) {
+	v := vector(name, rule, desc, g.write(name, img), opts)
 	v.Expect = expect
 	g.vectors = append(g.vectors, v)
 }
 
-func vector(name, desc, file string, opts scdb.Options) conformance.Vector {
-	v := conformance.Vector{Name: name, Description: desc, File: file}
+func vector(name, rule, desc, file string, opts scdb.Options) conformance.Vector {
+	v := conformance.Vector{Name: name, Rule: rule, Description: desc, File: file}
 	if opts.Key != nil {
 		v.KeyHex = hex.EncodeToString(opts.Key)
 	} else {

@@ -112,6 +112,8 @@ type File struct {
 	stopAfter int // fail every op numbered above this; -1: never
 	lieSync   bool
 	closed    bool
+
+	views map[*View]map[uint64]int // snapshot locks of attached readers
 }
 
 // New returns a file whose durable content is a copy of content.
@@ -395,4 +397,123 @@ func (f *File) LieSync(on bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lieSync = on
+}
+
+// View is a second, read-only open of a File, as another process reading it
+// would have: it sees the File's current content (unsynced writes included,
+// as a page cache shows them) and announces its snapshots to the File's
+// writer through snapshot locks (pager.SnapshotLocker). It does not fail or
+// record operations; closing it releases its locks but not the File.
+type View struct {
+	f      *File
+	closed bool // guarded by f.mu
+}
+
+// Attach opens a View of f.
+func (f *File) Attach() *View {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v := &View{f: f}
+	if f.views == nil {
+		f.views = map[*View]map[uint64]int{}
+	}
+	f.views[v] = map[uint64]int{}
+	return v
+}
+
+// ReadAt reads the File's current content.
+func (v *View) ReadAt(p []byte, off int64) (int, error) {
+	if v.isClosed() {
+		return 0, os.ErrClosed
+	}
+	return v.f.ReadAt(p, off)
+}
+
+// Size is the File's current length.
+func (v *View) Size() (int64, error) {
+	if v.isClosed() {
+		return 0, os.ErrClosed
+	}
+	return v.f.Size()
+}
+
+// WriteAt, Sync and Truncate are refused: a View only reads.
+func (v *View) WriteAt([]byte, int64) (int, error) { return 0, errReadOnlyView }
+
+// Sync is refused: a View only reads.
+func (v *View) Sync() error { return errReadOnlyView }
+
+// Truncate is refused: a View only reads.
+func (v *View) Truncate(int64) error { return errReadOnlyView }
+
+var errReadOnlyView = errors.New("faultfile: a View is read-only")
+
+// Close releases the View's snapshot locks.
+func (v *View) Close() error {
+	v.f.mu.Lock()
+	defer v.f.mu.Unlock()
+	if v.closed {
+		return os.ErrClosed
+	}
+	v.closed = true
+	delete(v.f.views, v)
+	return nil
+}
+
+func (v *View) isClosed() bool {
+	v.f.mu.Lock()
+	defer v.f.mu.Unlock()
+	return v.closed
+}
+
+// LockSnapshot announces that the View reads generation gen.
+func (v *View) LockSnapshot(gen uint64) error {
+	v.f.mu.Lock()
+	defer v.f.mu.Unlock()
+	if v.closed {
+		return os.ErrClosed
+	}
+	v.f.views[v][gen]++
+	return nil
+}
+
+// UnlockSnapshot withdraws LockSnapshot(gen).
+func (v *View) UnlockSnapshot(gen uint64) error {
+	v.f.mu.Lock()
+	defer v.f.mu.Unlock()
+	if locks := v.f.views[v]; locks != nil {
+		if locks[gen]--; locks[gen] <= 0 {
+			delete(locks, gen)
+		}
+	}
+	return nil
+}
+
+// OldestForeignSnapshot is the File's: a View has no writer to ask.
+func (v *View) OldestForeignSnapshot(below uint64) (uint64, bool, error) {
+	return v.f.OldestForeignSnapshot(below)
+}
+
+// LockSnapshot and UnlockSnapshot do nothing on the File itself: its own
+// opener's snapshots are its own business, as an open file's are.
+func (f *File) LockSnapshot(uint64) error { return nil }
+
+// UnlockSnapshot does nothing; see LockSnapshot.
+func (f *File) UnlockSnapshot(uint64) error { return nil }
+
+// OldestForeignSnapshot returns the lowest generation below `below` that an
+// attached View reads.
+func (f *File) OldestForeignSnapshot(below uint64) (uint64, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var oldest uint64
+	found := false
+	for _, locks := range f.views {
+		for gen := range locks {
+			if gen < below && (!found || gen < oldest) {
+				oldest, found = gen, true
+			}
+		}
+	}
+	return oldest, found, nil
 }

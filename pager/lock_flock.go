@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix && !linux
 
 package pager
 
@@ -31,3 +31,10 @@ func lockFile(f *os.File, exclusive bool) error {
 		}
 	}
 }
+
+// Where open file description locks are missing, a writer's exclusive flock
+// keeps readers in other processes out, so no snapshot there needs
+// announcing.
+func lockSnapshot(*os.File, uint64) error                          { return nil }
+func unlockSnapshot(*os.File, uint64) error                        { return nil }
+func oldestForeignSnapshot(*os.File, uint64) (uint64, bool, error) { return 0, false, nil }

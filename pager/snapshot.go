@@ -1,0 +1,133 @@
+package pager
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/streamcrypt/scdb/internal/errs"
+)
+
+// SnapshotLocker is a File that other opens of the same file can share:
+// readers announce the generations they read, and the writer asks for the
+// oldest one announced by any other open (FORMAT.md §9.5). An OSFile is one
+// on Linux; a File without it is never shared.
+type SnapshotLocker interface {
+	// LockSnapshot announces that this open reads generation gen.
+	LockSnapshot(gen uint64) error
+	// UnlockSnapshot withdraws LockSnapshot(gen).
+	UnlockSnapshot(gen uint64) error
+	// OldestForeignSnapshot returns the lowest generation below `below`
+	// that another open of the file announced, if any.
+	OldestForeignSnapshot(below uint64) (uint64, bool, error)
+}
+
+// maxSnapshotTries bounds how often BeginSnapshot chases a writer that
+// commits between reading the meta and announcing it; each try takes a few
+// microseconds, a commit at least one write and (usually) two fsyncs.
+const maxSnapshotTries = 1000
+
+// BeginSnapshot returns the newest committed state for a read snapshot and,
+// in a read-only pager, announces its generation to writers in other
+// processes, so that none of them reuses a page it reaches until
+// EndSnapshot. It re-reads the meta pages, since another process may have
+// committed since the last look. The announcement is made, then checked
+// against the meta again: a writer that committed in between may already
+// have reused pages the older state needs, so the snapshot moves on to the
+// newer state instead.
+func (p *Pager) BeginSnapshot() (Meta, error) {
+	if !p.opts.ReadOnly {
+		return p.Meta(), nil // this pager is the only writer
+	}
+	for try := 0; try < maxSnapshotTries; try++ {
+		m, err := p.refresh()
+		if err != nil {
+			return Meta{}, err
+		}
+		if err := p.holdSnapshot(m.Gen); err != nil {
+			return Meta{}, err
+		}
+		again, err := p.refresh()
+		if err == nil && again.Gen == m.Gen {
+			return m, nil
+		}
+		p.EndSnapshot(m.Gen)
+		if err != nil {
+			return Meta{}, err
+		}
+	}
+	return Meta{}, fmt.Errorf("%w: the writer committed %d times while a snapshot was being taken", errs.ErrLocked, maxSnapshotTries)
+}
+
+// EndSnapshot withdraws what BeginSnapshot announced for gen.
+func (p *Pager) EndSnapshot(gen uint64) {
+	if !p.opts.ReadOnly {
+		return
+	}
+	p.snapMu.Lock()
+	defer p.snapMu.Unlock()
+	if p.snaps[gen]--; p.snaps[gen] > 0 {
+		return
+	}
+	delete(p.snaps, gen)
+	if sl, ok := p.f.(SnapshotLocker); ok && !p.closed.Load() {
+		_ = sl.UnlockSnapshot(gen) // closing the file drops it anyway
+	}
+}
+
+// holdSnapshot takes the lock on gen the first time it is read here.
+func (p *Pager) holdSnapshot(gen uint64) error {
+	p.snapMu.Lock()
+	defer p.snapMu.Unlock()
+	if p.snaps[gen] == 0 {
+		if sl, ok := p.f.(SnapshotLocker); ok {
+			if err := sl.LockSnapshot(gen); err != nil {
+				return fmt.Errorf("pager: announce snapshot %d: %w", gen, err)
+			}
+		}
+	}
+	p.snaps[gen]++
+	return nil
+}
+
+// OldestForeignSnapshot returns the lowest generation below `below` that a
+// read snapshot in another open of the file (another process, or another
+// read-only DB in this one) holds; found is false if there is none.
+func (p *Pager) OldestForeignSnapshot(below uint64) (gen uint64, found bool, err error) {
+	sl, ok := p.f.(SnapshotLocker)
+	if !ok {
+		return 0, false, nil
+	}
+	return sl.OldestForeignSnapshot(below)
+}
+
+// Refresh re-reads the meta pages of a read-only pager and adopts the
+// newest valid one: another process may have committed. It announces
+// nothing; a reader takes its state from BeginSnapshot.
+func (p *Pager) Refresh() (Meta, error) {
+	if !p.opts.ReadOnly {
+		return p.Meta(), nil
+	}
+	return p.refresh()
+}
+
+func (p *Pager) refresh() (Meta, error) {
+	var err error
+	for try := 0; try < maxRefreshTries; try++ {
+		var te *truncatedError
+		if err = p.loadMeta(false, true); !errors.As(err, &te) {
+			break
+		}
+	}
+	if err == nil {
+		return p.Meta(), nil
+	}
+	if p.closed.Load() {
+		return Meta{}, errors.Join(errs.ErrClosed, err)
+	}
+	return Meta{}, err
+}
+
+// maxRefreshTries bounds how often refresh reads the meta pages again when
+// the file looks shorter than the meta it chose: a writer's trim after a
+// newer commit explains it once or twice, a truncated file every time.
+const maxRefreshTries = 8
