@@ -55,6 +55,8 @@ func init() {
 			summary: "page size, pages used and free, lists, records, bytes, key slots"},
 		{name: "compact", args: "FILE | SRC DST", minArgs: 1, maxArgs: 2, run: (*app).compact,
 			summary: "rewrite FILE in as few pages as it needs, or write that copy of SRC to DST; verified"},
+		{name: "backup", args: "FILE DEST", minArgs: 2, maxArgs: 2, run: (*app).backup,
+			summary: "copy one commit of FILE to DEST while others write it; checked, then renamed into place"},
 		{name: "passwd", args: "FILE", minArgs: 1, maxArgs: 1, run: (*app).passwd,
 			flags:   []string{"add-passphrase", "add-key-file", "change", "remove", "new-key-file"},
 			summary: "list, add, change or remove passphrases and key files"},

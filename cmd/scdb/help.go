@@ -67,8 +67,9 @@ OUTPUT
   lists "N records B bytes  NAME" lines; a name or id that is not printable
   UTF-8 (or is empty, or starts with '"') is shown Go-quoted. With --json an id
   or name that is not valid UTF-8 is given as "id_b64"/"name_b64" (base64).
-  Long work (import, export, check, compact, rotate) draws a progress bar with
-  rate and ETA on stderr when stderr is a terminal, and nothing otherwise.
+  Long work (import, export, check, compact, rotate, backup) draws a progress
+  bar with rate and ETA on stderr when stderr is a terminal, and nothing
+  otherwise.
 
 EXPORT FORMAT (JSON Lines: UTF-8, one JSON object per line, each ending "\n")
   scdb export FILE LIST writes one line per record, in id byte order, from one
@@ -149,6 +150,23 @@ COMPACT (scdb compact FILE, or scdb compact SRC DST)
   and leaves SRC alone. Either way the copy has the same key slots and data
   key, a new file id (pages of the two files cannot be mixed) and a
   generation that continues the original's. Keep using only one of the two.
+
+BACKUP (scdb backup FILE DEST)
+  Copies FILE as of one commit, the last when the backup starts, while
+  programs that have FILE open go on committing: the copy is never torn, as a
+  cp of a file being written can be. Pages are copied as they are, still
+  encrypted; the copy opens with every key and passphrase FILE opens with,
+  at that commit's generation. The copy is written to a temporary file
+  beside DEST, flushed to disk, opened and checked like "scdb check", and
+  only then renamed over DEST and the directory flushed: a crash, a full
+  disk or a copy that fails its check leaves DEST as it was (an older
+  backup there stays whole). An existing DEST is replaced, as cp would;
+  DEST may not be FILE itself. The copy keeps FILE's file id, like cp:
+  write to only one of the two, or give the copy its own with "scdb rotate".
+  On Linux backup reads FILE beside a program that has it open for writing;
+  on other systems that program holds FILE locked and backup fails with
+  exit 6: back up from inside it with DB.Backup, the same copy as a library
+  call.
 
 EXIT STATUS
   0  success
