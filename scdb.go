@@ -168,7 +168,7 @@ func OpenFile(f pager.File, opts Options) (*DB, error) {
 	}
 	var fl *freelist.Freelist
 	if !opts.ReadOnly {
-		if fl, err = freelist.Load(p, p.Meta()); err != nil {
+		if fl, err = freelist.Open(p, p.Meta()); err != nil {
 			p.Close()
 			return nil, err
 		}
@@ -255,6 +255,10 @@ func (db *DB) Begin(writable bool) (*Tx, error) {
 	}
 	meta := db.p.Meta()
 	db.fl.Begin(meta.Gen+1, db.oldestSnapshot(meta.Gen))
+	if err := db.fl.Err(); err != nil { // a free list read at the first write, found damaged
+		db.writer.Unlock()
+		return nil, err
+	}
 	return newTx(db, meta, true), nil
 }
 
