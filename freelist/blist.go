@@ -85,12 +85,15 @@ func (l *blist[T]) insert(x T) {
 	if k := len(l.blocks); k > 0 {
 		blk := l.blocks[k-1]
 		if l.cmp(blk[len(blk)-1], x) <= 0 { // appending: no search
+			if len(blk) == maxBlock { // a list built in order gets full blocks
+				l.blocks = append(l.blocks, append(make([]T, 0, maxBlock), x))
+				return
+			}
 			l.blocks[k-1] = append(blk, x)
-			l.splitIfFull(k - 1)
 			return
 		}
 	} else {
-		l.blocks = append(l.blocks, append(make([]T, 0, maxBlock+1), x))
+		l.blocks = append(l.blocks, []T{x})
 		return
 	}
 	p := l.lowerBound(x)
@@ -104,7 +107,7 @@ func (l *blist[T]) splitIfFull(b int) {
 		return
 	}
 	half := len(blk) / 2
-	upper := append(make([]T, 0, maxBlock+1), blk[half:]...)
+	upper := append(make([]T, 0, maxBlock), blk[half:]...)
 	clear(blk[half:])
 	l.blocks[b] = blk[:half]
 	l.blocks = slices.Insert(l.blocks, b+1, upper)
@@ -139,6 +142,19 @@ func (l *blist[T]) each(fn func(T) bool) {
 				return
 			}
 		}
+	}
+}
+
+// build replaces the contents by xs, which must be in order, and takes xs
+// over as its storage: full blocks, no search, no copy. (Each block's
+// capacity ends where it does, so growing one block never writes into the
+// next.)
+func (l *blist[T]) build(xs []T) {
+	l.blocks, l.n = make([][]T, 0, (len(xs)+maxBlock-1)/maxBlock), len(xs)
+	for len(xs) > 0 {
+		k := min(len(xs), maxBlock)
+		l.blocks = append(l.blocks, xs[:k:k])
+		xs = xs[k:]
 	}
 }
 

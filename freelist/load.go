@@ -301,6 +301,7 @@ func checkHead(m pager.Meta, b []byte) error {
 // page, already read) into set: runs in ascending order, without overlap.
 func readCheckpoint(rd *reader, ref pager.Ref, first []byte, set *runSet, disk *persisted) error {
 	var end uint64 // end of the previous run
+	var runs []run // merged, in order
 	for !ref.IsZero() {
 		b := first
 		if b == nil {
@@ -319,13 +320,19 @@ func readCheckpoint(rd *reader, ref pager.Ref, first []byte, set *runSet, disk *
 		}
 		disk.ckpt = append(disk.ckpt, ref)
 		err := eachRun(ref.Page, b[ckptHeaderSize:], int(count), rd.m.PageCount, &end, func(x run) error {
-			return set.add(x) // cannot fail: the runs ascend without overlap
+			if k := len(runs); k > 0 && runs[k-1].end() == x.start {
+				runs[k-1].n += x.n // touching runs are the same pages as one
+				return nil
+			}
+			runs = append(runs, x)
+			return nil
 		})
 		if err != nil {
 			return err
 		}
 		ref = pager.Ref{Page: binary.LittleEndian.Uint64(b[8:]), Gen: ref.Gen}
 	}
+	set.build(runs)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sort"
 
 	"github.com/streamcrypt/scdb/internal/errs"
 	"github.com/streamcrypt/scdb/pager"
@@ -198,12 +199,13 @@ func (f *Freelist) saveCheckpoint(payloadSize int, write func(uint64, []byte) er
 	per := ckptEntries(payloadSize)
 	// Allocating can split one run of the set in two, hence the +1.
 	npages := ceilDiv(len(set)+1, per)
+	size := f.pageCount
 	first, err := f.Alloc(npages)
 	if err != nil {
 		return pager.Ref{}, err
 	}
-	if set, err = f.persistSet(); err != nil {
-		return pager.Ref{}, err
+	if first < size { // the pages came from the set
+		set = cutRuns(set, run{first, min(first+uint64(npages), size) - first})
 	}
 	if len(set) > npages*per {
 		return pager.Ref{}, fmt.Errorf("freelist: %d runs do not fit %d pages", len(set), npages)
@@ -228,8 +230,8 @@ func (f *Freelist) saveCheckpoint(payloadSize int, write func(uint64, []byte) er
 
 // persistSet is what a checkpoint records as free: free, pending and freed
 // by the transaction, in order, merged into runs no longer than a u32 can
-// say. Both sets are in order already; only the transaction's frees are
-// sorted.
+// say. The sets are in order already; only the transaction's frees are
+// sorted, and free, the largest, is read in place.
 func (f *Freelist) persistSet() ([]run, error) {
 	tx := make([]run, 0, len(f.txFreed)+len(f.txOwn))
 	for _, p := range f.txFreed {
@@ -239,20 +241,23 @@ func (f *Freelist) persistSet() ([]run, error) {
 		tx = append(tx, run{p, 1})
 	}
 	slices.SortFunc(tx, byStart)
-	a := make([]run, 0, f.free.len())
-	f.free.each(func(r run) bool { a = append(a, r); return true })
-	b := make([]run, 0, f.pending.len())
-	f.pending.each(func(r run) bool { b = append(b, r); return true })
-	var out []run
-	for _, r := range mergeRuns(mergeRuns(a, b), tx) {
+	pending := make([]run, 0, f.pending.len())
+	f.pending.each(func(r run) bool { pending = append(pending, r); return true })
+	small := mergeRuns(pending, tx)
+	out := make([]run, 0, f.free.len()+len(small))
+	var err error
+	push := func(r run) {
 		if k := len(out); k > 0 {
 			last := &out[k-1]
 			if r.start < last.end() {
-				return nil, fmt.Errorf("freelist: page %d is free twice", r.start)
+				if err == nil {
+					err = fmt.Errorf("freelist: page %d is free twice", r.start)
+				}
+				return
 			}
 			if r.start == last.end() && last.n+r.n <= math.MaxUint32 {
 				last.n += r.n
-				continue
+				return
 			}
 		}
 		for r.n > math.MaxUint32 {
@@ -261,7 +266,35 @@ func (f *Freelist) persistSet() ([]run, error) {
 		}
 		out = append(out, r)
 	}
-	return out, nil
+	f.free.each(func(r run) bool {
+		for len(small) > 0 && small[0].start <= r.start {
+			push(small[0])
+			small = small[1:]
+		}
+		push(r)
+		return true
+	})
+	for _, r := range small {
+		push(r)
+	}
+	return out, err
+}
+
+// cutRuns takes the pages of c out of the ordered runs of set.
+func cutRuns(set []run, c run) []run {
+	i := sort.Search(len(set), func(i int) bool { return set[i].end() > c.start })
+	j := i
+	var parts []run
+	for ; j < len(set) && set[j].start < c.end(); j++ {
+		x := set[j]
+		if x.start < c.start {
+			parts = append(parts, run{x.start, c.start - x.start})
+		}
+		if x.end() > c.end() {
+			parts = append(parts, run{c.end(), x.end() - c.end()})
+		}
+	}
+	return slices.Replace(set, i, j, parts...)
 }
 
 // mergeRuns merges two slices ordered by start.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 )
 
 // run is a range of pages [start, start+n).
@@ -91,6 +92,12 @@ func (s *runSet) overlaps(r run) bool {
 func (s *runSet) add(r run) error {
 	if r.n == 0 || r.start > math.MaxUint64-r.n {
 		return fmt.Errorf("pages %d+%d are not a run", r.start, r.n)
+	}
+	if last, ok := s.runs.last(); !ok || last.end() < r.start {
+		s.runs.insert(r) // past the last run: an append, no search
+		s.index(r)
+		s.pages += r.n
+		return nil
 	}
 	at := s.runs.lowerBound(run{start: r.start})
 	before, hasBefore := s.runs.prev(at)
@@ -257,14 +264,30 @@ func (s *runSet) unindex(r run) {
 	x.large.delete(x.large.lowerBound(r))
 }
 
-// clone returns a copy of the set with the same indexing.
-func (s *runSet) clone() runSet {
-	c := newRunSet(s.idx != nil)
-	s.each(func(r run) bool {
-		c.runs.insert(r)
-		c.index(r)
-		c.pages += r.n
-		return true
-	})
-	return c
+// build fills the empty set with runs, which must be in order of start,
+// without overlap or touching: what loading a checkpoint does, in O(runs).
+func (s *runSet) build(runs []run) {
+	s.runs.build(runs)
+	s.pages = runPages(runs)
+	x := s.idx
+	if x == nil {
+		return
+	}
+	var small [smallRuns][]uint64
+	var large []run
+	for _, r := range runs {
+		if r.n <= smallRuns {
+			small[r.n-1] = append(small[r.n-1], r.start)
+			continue
+		}
+		large = append(large, r)
+	}
+	for i, starts := range small {
+		if len(starts) > 0 {
+			x.small[i].build(starts)
+			x.nonEmpty |= 1 << i
+		}
+	}
+	slices.SortFunc(large, byLength)
+	x.large.build(large)
 }
