@@ -294,6 +294,7 @@ func (f *Freelist) Commit() {
 	}
 	if f.saved != nil {
 		f.disk = *f.saved
+		f.unsynced = f.unsynced && len(f.disk.log) > 0 // a checkpoint describes the set again
 	} else {
 		// Committed without Save (tests do): the pages on disk no longer
 		// describe the set, so the next Save writes a checkpoint.
