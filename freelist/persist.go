@@ -100,7 +100,8 @@ func (f *Freelist) noteFrees() error {
 			return errs.Corrupt(p, "page is in use and recorded as free")
 		}
 		if err := f.added.add(run{p, 1}); err != nil {
-			return fmt.Errorf("freelist: page %d freed twice", p)
+			// Two references of the committed state to one page.
+			return errs.Corrupt(p, "page is freed twice: the committed state reaches it twice")
 		}
 	}
 	for _, p := range f.txOwn {
