@@ -124,3 +124,34 @@ func BenchmarkLoadFragmented(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHoldRelease loads 60,000 free runs, holds them (HoldLoaded, as a
+// writer does while readers in other processes may hold older snapshots)
+// and releases them at the next Begin past the hold.
+func BenchmarkHoldRelease(b *testing.B) {
+	s := newStoreN(payload4k, 3*fragRuns)
+	f := freelist.New()
+	f.Begin(s.Gen(), 0)
+	first, err := f.Alloc(2 * fragRuns)
+	if err != nil {
+		b.Fatal(err)
+	}
+	save(b, f, s)
+	f.Begin(s.Gen(), s.Gen()-1)
+	for p := first; p < first+2*fragRuns; p += 2 {
+		f.Free(pager.Ref{Page: p, Gen: 1})
+	}
+	m := save(b, f, s)
+	b.ResetTimer()
+	for b.Loop() {
+		g, err := freelist.Load(s, m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		g.HoldLoaded(m.Gen + 1)
+		g.Begin(m.Gen+1, m.Gen)
+		g.Rollback()
+		g.Begin(m.Gen+2, m.Gen+1)
+		g.Rollback()
+	}
+}

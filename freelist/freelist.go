@@ -116,21 +116,42 @@ func (f *Freelist) HoldLoaded(gen uint64) {
 func (f *Freelist) holdFree(gen uint64) {
 	var runs []run
 	f.free.each(func(r run) bool { runs = append(runs, r); return true })
-	for _, r := range runs {
-		f.free.remove(r) // cannot fail: r is a run of free
-		f.pending.add(r) // cannot fail: free and pending are disjoint
+	if f.pending.len() == 0 { // the usual case, right after a load: swap the sets
+		f.pending.build(slices.Clone(runs))
+		f.free = newRunSet(true)
+	} else {
+		for _, r := range runs {
+			f.free.remove(r) // cannot fail: r is a run of free
+			f.pending.add(r) // cannot fail: free and pending are disjoint
+		}
 	}
 	f.pendingAt[gen] = append(f.pendingAt[gen], runs...)
 }
 
-// Begin starts a write transaction that will commit as generation gen.
-// Pages freed by commits up to and including oldestSnapshot become
-// reusable: no open snapshot can reach them any more. oldestSnapshot is the
-// generation of the oldest open read snapshot, or the last committed
-// generation when none is open. A free list opened lazily is loaded here;
-// if that fails, Err reports it and Alloc and Save fail with it.
-func (f *Freelist) Begin(gen, oldestSnapshot uint64) {
-	f.ensureLoaded()
+// release makes the pages pending on generations up to oldestSnapshot
+// free. When that is every pending page and many runs (a hold ending), the
+// two sets are merged in one pass instead of run by run.
+func (f *Freelist) release(oldestSnapshot uint64) {
+	due, n := 0, 0
+	for g, runs := range f.pendingAt {
+		if g <= oldestSnapshot {
+			due++
+			n += len(runs)
+		}
+	}
+	if due == 0 {
+		return
+	}
+	if due == len(f.pendingAt) && n > f.free.len()/4 {
+		var a, b []run
+		f.free.each(func(r run) bool { a = append(a, r); return true })
+		f.pending.each(func(r run) bool { b = append(b, r); return true })
+		f.free = newRunSet(true)
+		f.free.build(coalesce(mergeRuns(a, b)))
+		f.pending = newRunSet(false)
+		clear(f.pendingAt)
+		return
+	}
 	for g, runs := range f.pendingAt {
 		if g <= oldestSnapshot {
 			for _, r := range runs {
@@ -141,6 +162,30 @@ func (f *Freelist) Begin(gen, oldestSnapshot uint64) {
 			delete(f.pendingAt, g)
 		}
 	}
+}
+
+// coalesce merges the touching runs of an ordered list in place.
+func coalesce(runs []run) []run {
+	out := runs[:0]
+	for _, r := range runs {
+		if k := len(out); k > 0 && out[k-1].end() == r.start {
+			out[k-1].n += r.n
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// Begin starts a write transaction that will commit as generation gen.
+// Pages freed by commits up to and including oldestSnapshot become
+// reusable: no open snapshot can reach them any more. oldestSnapshot is the
+// generation of the oldest open read snapshot, or the last committed
+// generation when none is open. A free list opened lazily is loaded here;
+// if that fails, Err reports it and Alloc and Save fail with it.
+func (f *Freelist) Begin(gen, oldestSnapshot uint64) {
+	f.ensureLoaded()
+	f.release(oldestSnapshot)
 	f.txGen = gen
 	f.resetTx()
 	f.savedSize = f.pageCount
