@@ -8,6 +8,15 @@
 // never hands out a page that the last committed state or an open snapshot
 // can reach: a page freed by commit G stays pending until every open
 // snapshot is at generation G or later.
+//
+// In memory the set is held as runs in sorted block lists (blist.go): by
+// start for merging and lookups, and by length for best-fit allocation
+// (runset.go), so allocating and freeing cost O(log runs + block size)
+// whatever the size of the set. A transaction keeps the runs it took from
+// and gave back to the recorded set; Save writes just those as a log page,
+// or a checkpoint of the whole set once the log is as large as the
+// checkpoint (persist.go). Load reads a checkpoint and its log back
+// (load.go); Open defers that to the first write transaction.
 package freelist
 
 import (
@@ -350,7 +359,9 @@ func (f *Freelist) Commit() {
 }
 
 // trimTail gives back to the file system the free (not pending) pages at the
-// end of the file.
+// end of the file. Only a checkpoint commit trims: every run of a log must
+// lie within the page count of the meta it is read under (FORMAT.md §8.4),
+// so the page count never shrinks under a log.
 func (f *Freelist) trimTail() {
 	if r, ok := f.free.last(); ok && r.end() == f.pageCount {
 		f.take(r)
