@@ -58,6 +58,15 @@ func TestLiveReaders(t *testing.T) {
 	for i, role := range roles {
 		cmds[i], outs[i] = start(role)
 	}
+	// Midway the writer dies (SIGKILL, whatever it was doing) and another
+	// takes over, while the readers go on holding their snapshots: it must
+	// not reuse a page they reach although it cannot know which commit
+	// freed it.
+	time.Sleep(run / 3)
+	cmds[0].Process.Kill()
+	cmds[0].Wait()
+	t.Logf("first writer killed:\n%s", lastLines(outs[0].String(), 1))
+	cmds[0], outs[0] = start("writer")
 	for i, cmd := range cmds {
 		err := cmd.Wait()
 		t.Logf("%s:\n%s", roles[i], lastLines(outs[i].String(), 3))
@@ -121,8 +130,12 @@ func TestLiveChild(t *testing.T) {
 func liveWriter(t *testing.T, path string, deadline time.Time) {
 	db := mustOpen(t, path, scdb.Options{Key: testKey})
 	defer db.Close()
-	rng := rand.New(rand.NewPCG(1, 2))
-	n := 0
+	rng := rand.New(rand.NewPCG(uint64(os.Getpid()), 2))
+	var n int
+	if err := db.View(func(tx *scdb.Tx) error { var err error; n, err = liveInt(tx.List("meta"), "last"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	first := n
 	for time.Now().Before(deadline) {
 		n++
 		err := db.Update(func(tx *scdb.Tx) error {
@@ -145,7 +158,7 @@ func liveWriter(t *testing.T, path string, deadline time.Time) {
 			t.Fatalf("commit %d: %v", n, err)
 		}
 	}
-	t.Logf("writer: %d commits", n)
+	t.Logf("writer: commits %d to %d", first+1, n)
 }
 
 func liveMove(l *scdb.List, from, to string, amount int) error {

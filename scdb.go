@@ -168,12 +168,32 @@ func OpenFile(f pager.File, opts Options) (*DB, error) {
 	}
 	var fl *freelist.Freelist
 	if !opts.ReadOnly {
-		if fl, err = freelist.Load(p, p.Meta()); err != nil {
+		if fl, err = openFreelist(p); err != nil {
 			p.Close()
 			return nil, err
 		}
 	}
 	return newDB(p, fl), nil
+}
+
+// openFreelist opens the free set of a writable open. When readers in other
+// processes hold snapshots older than the last commit, no page the file
+// records as free may be reused until they end: this writer cannot know
+// which commit freed each page (FORMAT.md §9.5), and a snapshot may reach it.
+func openFreelist(p *pager.Pager) (*freelist.Freelist, error) {
+	meta := p.Meta()
+	fl, err := freelist.Open(p, meta)
+	if err != nil {
+		return nil, err
+	}
+	_, older, err := p.OldestForeignSnapshot(meta.Gen)
+	if err != nil {
+		return nil, err
+	}
+	if older {
+		fl.HoldLoaded(meta.Gen)
+	}
+	return fl, nil
 }
 
 func newDB(p *pager.Pager, fl *freelist.Freelist) *DB {
@@ -262,6 +282,10 @@ func (db *DB) Begin(writable bool) (*Tx, error) {
 		return nil, err
 	}
 	db.fl.Begin(meta.Gen+1, oldest)
+	if err := db.fl.Err(); err != nil { // a free list read at the first write, found damaged
+		db.writer.Unlock()
+		return nil, err
+	}
 	return newTx(db, meta, true), nil
 }
 

@@ -1,6 +1,7 @@
 package freelist_test
 
 import (
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,8 +22,9 @@ import (
 //	go test ./freelist -run WriteFuzzSeeds -update-seeds
 var updateSeeds = flag.Bool("update-seeds", false, "rewrite the seed corpus under testdata/fuzz")
 
-// fuzzPayload gives 4 runs per freelist page, so chains are long.
-const fuzzPayload = 16 + 4*entrySize
+// fuzzPayload gives 4 runs per log page and 6 per checkpoint page, so
+// chains are long.
+const fuzzPayload = 48 + 4*entrySize
 
 const entrySize = 12
 
@@ -53,6 +55,16 @@ func FuzzLoad(f *testing.F) {
 		s := fuzzStore(data)
 		m := fuzzMeta(pageCount, root)
 		g, err := freelist.Load(s, m)
+		// Open, which defers reading past the head to Begin, must agree.
+		o, oerr := freelist.Open(s, m)
+		if oerr == nil {
+			o.Begin(2, 1)
+			oerr = o.Err()
+			o.Rollback()
+		}
+		if (oerr == nil) != (err == nil) || (oerr != nil && !errors.Is(oerr, errs.ErrCorrupt)) {
+			t.Fatalf("Load: %v; Open and Begin: %v", err, oerr)
+		}
 		if err != nil {
 			if !errors.Is(err, errs.ErrCorrupt) {
 				t.Fatalf("Load failed with an unclassified error: %v", err)
@@ -92,6 +104,16 @@ func FuzzLoad(f *testing.F) {
 // fuzzPage encodes one page of a FuzzLoad input.
 func fuzzPage(next uint64, runs ...flEntry) []byte { return flPage(fuzzPayload, next, runs...) }
 
+// fuzzLog encodes one log page of a FuzzLoad input; its previous page,
+// like every page of the input, has generation 1.
+func fuzzLog(prev, seq, free uint64, removed, added []flEntry) []byte {
+	r := pager.Ref{}
+	if prev != 0 {
+		r = pager.Ref{Page: prev, Gen: 1}
+	}
+	return logPage(fuzzPayload, r, seq, free, removed, added)
+}
+
 func concat(pages ...[]byte) []byte {
 	var out []byte
 	for _, p := range pages {
@@ -112,17 +134,33 @@ func loadSeeds() map[string]loadSeed {
 	)
 	tooMany := fuzzPage(0, flEntry{10, 1}, flEntry{12, 1}, flEntry{14, 1}, flEntry{16, 1})
 	tooMany[4] = 5 // entry count: one more than the page holds
+	e := func(start uint64, n uint32) []flEntry { return []flEntry{{start, n}} }
+	ckpt := fuzzPage(0, flEntry{10, 2}, flEntry{20, 1})
+	log1 := fuzzLog(3, 1, 4, e(10, 1), e(30, 2))
+	overflow := fuzzLog(3, 1, 3, nil, nil)
+	binary.LittleEndian.PutUint32(overflow[4:], 0xffffffff)
 	return map[string]loadSeed{
-		"valid":          {97, 3, valid},
-		"valid-tail":     {97, 3, concat(fuzzPage(0, flEntry{10, 1}, flEntry{90, 10}))},
-		"valid-touching": {97, 3, concat(fuzzPage(0, flEntry{10, 2}, flEntry{12, 2}))},
-		"valid-empty":    {97, 3, concat(fuzzPage(0))},
-		"no-freelist":    {97, 0, nil},
-		"loop":           {97, 3, concat(fuzzPage(4), fuzzPage(3))},
-		"overlap":        {97, 3, concat(fuzzPage(0, flEntry{10, 5}, flEntry{12, 1}))},
-		"run-over-chain": {97, 3, concat(fuzzPage(4, flEntry{4, 1}), fuzzPage(0))},
-		"run-past-end":   {97, 3, concat(fuzzPage(0, flEntry{99, 2}))},
-		"too-many":       {97, 3, tooMany},
+		"valid-log":             {97, 5, concat(ckpt, log1, fuzzLog(4, 2, 4, e(30, 1), e(40, 1)))},
+		"valid-log-empty-base":  {97, 3, fuzzLog(0, 1, 3, nil, e(10, 3))},
+		"log-loop":              {97, 3, concat(fuzzLog(4, 2, 0, nil, nil), fuzzLog(3, 1, 0, nil, nil))},
+		"log-sequence-gap":      {97, 5, concat(ckpt, log1, fuzzLog(4, 3, 4, nil, nil))},
+		"log-count-overflow":    {97, 4, concat(ckpt, overflow)},
+		"log-out-of-order":      {97, 4, concat(ckpt, fuzzLog(3, 1, 5, nil, []flEntry{{30, 1}, {25, 1}}))},
+		"log-removes-unfree":    {97, 4, concat(ckpt, fuzzLog(3, 1, 2, e(15, 1), nil))},
+		"log-adds-free":         {97, 4, concat(ckpt, fuzzLog(3, 1, 4, nil, e(11, 1)))},
+		"log-free-count":        {97, 4, concat(ckpt, fuzzLog(3, 1, 9, e(10, 1), e(30, 2)))},
+		"log-adds-own-page":     {97, 4, concat(ckpt, fuzzLog(3, 1, 4, nil, e(4, 1)))},
+		"log-checkpoint-is-log": {97, 4, concat(fuzzLog(0, 1, 0, nil, nil), fuzzLog(3, 1, 0, nil, nil))},
+		"valid":                 {97, 3, valid},
+		"valid-tail":            {97, 3, concat(fuzzPage(0, flEntry{10, 1}, flEntry{90, 10}))},
+		"valid-touching":        {97, 3, concat(fuzzPage(0, flEntry{10, 2}, flEntry{12, 2}))},
+		"valid-empty":           {97, 3, concat(fuzzPage(0))},
+		"no-freelist":           {97, 0, nil},
+		"loop":                  {97, 3, concat(fuzzPage(4), fuzzPage(3))},
+		"overlap":               {97, 3, concat(fuzzPage(0, flEntry{10, 5}, flEntry{12, 1}))},
+		"run-over-chain":        {97, 3, concat(fuzzPage(4, flEntry{4, 1}), fuzzPage(0))},
+		"run-past-end":          {97, 3, concat(fuzzPage(0, flEntry{99, 2}))},
+		"too-many":              {97, 3, tooMany},
 	}
 }
 

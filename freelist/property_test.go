@@ -13,11 +13,14 @@ import (
 	"github.com/streamcrypt/scdb/pager"
 )
 
-// flModel drives a free list through random transactions, snapshots and
-// reloads, and checks two things: Alloc never hands out a page that the
-// last commit, the transaction or an open snapshot can reach; and after
-// every Save, each page of the file is exactly one of live, freelist page
-// or recorded free (nothing leaks, nothing is counted twice).
+// flModel drives a free list through random transactions, snapshots,
+// reloads and crashes, and checks: Alloc never hands out a page that the
+// last commit, the transaction, an open snapshot or a hold can reach, and
+// Save never writes one; after every Save, each page of the file is exactly
+// one of live, freelist page (checkpoint or log) or recorded free, and the
+// recorded set is the one held in memory; a reload, or a crash in the middle
+// of a commit (its freelist pages written, its meta not), gives back exactly
+// the set of the last commit.
 type flModel struct {
 	s         *memstore.Store
 	f         *freelist.Freelist
@@ -26,6 +29,9 @@ type flModel struct {
 	chain     map[uint64]bool     // freelist pages of the last commit
 	snapshots map[uint64][]uint64 // open snapshot generation -> pages it reaches
 	tx        map[uint64]uint64   // the open transaction's live pages, nil if none
+	held      map[uint64]bool     // pages HoldLoaded holds until holdGen
+	holdGen   uint64
+	logged    bool // a commit wrote log pages
 }
 
 func (m *flModel) gen() uint64 { return m.meta.Gen }
@@ -46,6 +52,30 @@ func (m *flModel) begin(t *rapid.T) {
 	m.tx = maps.Clone(m.live)
 }
 
+// inUse fails t if page p may not be handed out or written now.
+func (m *flModel) inUse(t *rapid.T, p uint64, what string) {
+	if _, ok := m.tx[p]; ok {
+		t.Fatalf("%s page %d, live in the transaction", what, p)
+	}
+	if _, ok := m.live[p]; ok {
+		t.Fatalf("%s page %d, live in the last commit", what, p)
+	}
+	if m.chain[p] {
+		t.Fatalf("%s page %d, a freelist page of the last commit", what, p)
+	}
+	for g, pages := range m.snapshots {
+		if slices.Contains(pages, p) {
+			t.Fatalf("%s page %d, reachable from the open snapshot at %d", what, p, g)
+		}
+	}
+	if m.held[p] && m.oldest() < m.holdGen {
+		t.Fatalf("%s page %d, held until generation %d (oldest snapshot %d)", what, p, m.holdGen, m.oldest())
+	}
+	if p < pager.FirstDataPage {
+		t.Fatalf("%s reserved page %d", what, p)
+	}
+}
+
 func (m *flModel) alloc(t *rapid.T) {
 	if m.tx == nil {
 		m.begin(t)
@@ -56,19 +86,27 @@ func (m *flModel) alloc(t *rapid.T) {
 		t.Fatal(err)
 	}
 	for p := first; p < first+uint64(n); p++ {
-		if _, ok := m.tx[p]; ok {
-			t.Fatalf("Alloc handed out page %d, live in the transaction", p)
+		m.inUse(t, p, "Alloc handed out")
+		m.tx[p] = m.gen() + 1
+	}
+}
+
+// fragment allocates pages one at a time and frees every other one, so the
+// free set soon spans several checkpoint pages and later commits log.
+func (m *flModel) fragment(t *rapid.T) {
+	if m.tx == nil {
+		m.begin(t)
+	}
+	n := rapid.IntRange(4, 40).Draw(t, "fragment")
+	for i := range n {
+		p, err := m.f.Alloc(1)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if m.chain[p] {
-			t.Fatalf("Alloc handed out page %d, a freelist page of the last commit", p)
-		}
-		for g, pages := range m.snapshots {
-			if slices.Contains(pages, p) {
-				t.Fatalf("Alloc handed out page %d, reachable from the open snapshot at %d", p, g)
-			}
-		}
-		if p < pager.FirstDataPage {
-			t.Fatalf("Alloc handed out reserved page %d", p)
+		m.inUse(t, p, "Alloc handed out")
+		if i%2 == 0 {
+			m.f.Free(pager.Ref{Page: p, Gen: m.gen() + 1})
+			continue
 		}
 		m.tx[p] = m.gen() + 1
 	}
@@ -87,11 +125,25 @@ func (m *flModel) free(t *rapid.T) {
 	delete(m.tx, p)
 }
 
+// write is Save's write function: it refuses a page in use.
+func (m *flModel) write(t *rapid.T) func(uint64, []byte) error {
+	return func(p uint64, b []byte) error {
+		m.inUse(t, p, "Save wrote")
+		return m.s.WritePage(p, b)
+	}
+}
+
 func (m *flModel) commit(t *rapid.T) {
 	if m.tx == nil {
 		m.begin(t)
 	}
-	meta := save(t, m.f, m.s)
+	r, err := m.f.Save(m.s.PayloadSize(), m.write(t))
+	if err != nil {
+		t.Fatalf("Save: %v", err)
+	}
+	meta := pager.Meta{Gen: m.s.Gen(), PageCount: m.f.PageCount(), Freelist: r}
+	m.f.Commit()
+	m.s.NextGen()
 	chain, free := persisted(t, m.s, meta)
 	owner := map[uint64]string{}
 	claim := func(p uint64, what string) {
@@ -117,6 +169,12 @@ func (m *flModel) commit(t *rapid.T) {
 	}
 	if m.f.FreeCount() != uint64(len(free)) {
 		t.Fatalf("FreeCount %d, but %d pages recorded free", m.f.FreeCount(), len(free))
+	}
+	if got := freelist.RecordedFree(m.f); !slices.Equal(got, free) {
+		t.Fatalf("in memory %v free, on disk %v", got, free)
+	}
+	if len(freelist.LogPages(m.f)) > 0 {
+		m.logged = true
 	}
 	m.meta, m.live, m.chain, m.tx = meta, m.tx, setOf(chain), nil
 }
@@ -150,44 +208,94 @@ func (m *flModel) closeSnapshot(t *rapid.T) {
 }
 
 // reload drops the in-memory free list and loads the committed one, as a
-// reopen does; snapshots do not survive a reopen.
+// reopen does, eagerly or through Open; snapshots do not survive a reopen.
+// The loaded set must be the one the last commit recorded.
 func (m *flModel) reload(t *rapid.T) {
 	if m.tx != nil {
 		m.f.Rollback()
 		m.tx = nil
 	}
-	f, err := freelist.Load(m.s, m.meta)
+	want := freelist.RecordedFree(m.f)
+	var f *freelist.Freelist
+	var err error
+	if rapid.Bool().Draw(t, "lazy") {
+		f, err = freelist.Open(m.s, m.meta)
+	} else {
+		f, err = freelist.Load(m.s, m.meta)
+	}
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
 	if f.PageCount() != m.meta.PageCount || f.FreeCount() != m.f.FreeCount() {
 		t.Fatalf("loaded %d pages %d free, had %d %d", f.PageCount(), f.FreeCount(), m.f.PageCount(), m.f.FreeCount())
 	}
+	if got := freelist.RecordedFree(f); !slices.Equal(got, want) {
+		t.Fatalf("loaded %v free, had %v", got, want)
+	}
 	m.f = f
 	clear(m.snapshots)
+	m.held = nil
+}
+
+// reloadHeld reloads as a writer does while a reader in another process may
+// hold an older snapshot: every loaded free page is held until the next
+// generation.
+func (m *flModel) reloadHeld(t *rapid.T) {
+	m.reload(t)
+	m.holdGen = m.gen() + 1
+	m.held = setOf(freelist.RecordedFree(m.f))
+	m.f.HoldLoaded(m.holdGen)
+}
+
+// crash writes a commit's freelist pages and dies before its meta: the file
+// must still load as the last commit, whatever those pages overwrote.
+func (m *flModel) crash(t *rapid.T) {
+	if m.tx == nil {
+		m.begin(t)
+	}
+	if _, err := m.f.Save(m.s.PayloadSize(), m.write(t)); err != nil {
+		t.Fatalf("Save: %v", err)
+	}
+	m.f.Rollback()
+	m.tx = nil
+	m.reload(t)
 }
 
 func TestFreelistModel(t *testing.T) {
+	logged := 0
 	rapid.Check(t, func(t *rapid.T) {
-		// Small pages, so the free set often spans several freelist pages.
-		per := rapid.IntRange(1, 6).Draw(t, "runsPerPage")
+		// Small pages, so the free set often spans several checkpoint
+		// pages and a commit's changes several log pages.
+		perLog := rapid.IntRange(1, 5).Draw(t, "runsPerLogPage")
 		m := &flModel{
-			s:         newStore(16 + 12*per + rapid.IntRange(0, 11).Draw(t, "slack")),
+			s:         newStore(freelist.LogHeaderSize + 12*perLog + rapid.IntRange(0, 11).Draw(t, "slack")),
 			f:         freelist.New(),
 			meta:      pager.Meta{Gen: 0, PageCount: pager.FirstDataPage},
 			live:      map[uint64]uint64{},
 			chain:     map[uint64]bool{},
 			snapshots: map[uint64][]uint64{},
 		}
+		if rapid.Bool().Draw(t, "prefragment") { // start where logs are likely
+			for range 2 {
+				m.fragment(t)
+				m.commit(t)
+			}
+		}
 		t.Repeat(map[string]func(*rapid.T){
 			"alloc":         m.alloc,
 			"alloc more":    m.alloc,
+			"alloc most":    m.alloc,
 			"free":          m.free,
+			"free more":     m.free,
 			"commit":        m.commit,
+			"commit more":   m.commit,
+			"fragment":      m.fragment,
 			"rollback":      m.rollback,
 			"snapshot":      m.snapshot,
 			"closeSnapshot": m.closeSnapshot,
 			"reload":        m.reload,
+			"reloadHeld":    m.reloadHeld,
+			"crash":         m.crash,
 			"": func(t *rapid.T) {
 				if m.tx == nil && m.f.PageCount() != m.meta.PageCount {
 					t.Fatalf("PageCount %d outside a transaction, committed %d", m.f.PageCount(), m.meta.PageCount)
@@ -197,5 +305,12 @@ func TestFreelistModel(t *testing.T) {
 				}
 			},
 		})
+		if m.logged {
+			logged++
+		}
 	})
+	t.Logf("%d runs wrote log pages", logged)
+	if logged == 0 && !testing.Short() {
+		t.Error("no run wrote a log page: the model does not reach the log")
+	}
 }

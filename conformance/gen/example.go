@@ -87,13 +87,82 @@ func workedExample(dir string) ([]byte, []byte) {
 		}
 		fmt.Fprintf(&b, "Decrypted payload (%d bytes; "+zeros+"):\n\n```\n%s```\n\n", len(payload), roundUp(end), hexdump(payload[:roundUp(end)], 0))
 	}
+	b.WriteString(freelistExample(dir))
 	return []byte(b.String()), img
+}
+
+// freelistExample decrypts the freelist pages of vector freelist-log-1k
+// (FORMAT.md §8): the meta's head, a log page, and the log page and
+// checkpoint page it leads to, each with its fields decoded.
+func freelistExample(dir string) string {
+	img, err := os.ReadFile(filepath.Join(dir, "vectors", "freelist-log-1k.scdb"))
+	check(err)
+	var fileID, keyID [16]byte
+	copy(fileID[:], img[16:32])
+	copy(keyID[:], img[40:56])
+	var slot crypt.Slot
+	copy(slot[:], img[64:64+crypt.SlotSize])
+	dataKey, err := slot.Unwrap(crypt.Credential{Key: key1}, keyID, crypt.DefaultKDFLimit)
+	check(err)
+	pc, err := crypt.NewPageCipher(dataKey, fileID, nil)
+	check(err)
+	open := func(pg, gen uint64) []byte {
+		payload := make([]byte, 1024-crypt.Overhead)
+		check(pc.Open(payload, img[pg*1024:(pg+1)*1024], pg, gen))
+		return payload
+	}
+	le := binary.LittleEndian
+	var metaPayload []byte
+	for _, pg := range []uint64{1, 2} {
+		if p := open(pg, 0); metaPayload == nil || le.Uint64(p[8:]) > le.Uint64(metaPayload[8:]) {
+			metaPayload = p
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Freelist pages of `freelist-log-1k.scdb`\n\n")
+	fmt.Fprintf(&b, "Same raw key. The meta of generation %d (page count %d) has the freelist head `%x`: page %d, generation %d. "+
+		"Each freelist page below is opened with AD (file id, page, the generation of the reference that reached it), then decoded (FORMAT.md §8).\n\n",
+		le.Uint64(metaPayload[8:]), le.Uint64(metaPayload[16:]), metaPayload[40:56], le.Uint64(metaPayload[40:]), le.Uint64(metaPayload[48:]))
+	runs := func(p []byte, off, n int) string {
+		var s []string
+		for i := 0; i < n; i++ {
+			e := p[off+12*i:]
+			s = append(s, fmt.Sprintf("(%d, %d)", le.Uint64(e), le.Uint32(e[8:])))
+		}
+		if len(s) > 12 {
+			s = append(s[:12], fmt.Sprintf("… %d more", len(s)-12))
+		}
+		return strings.Join(s, ", ")
+	}
+	pg, gen := le.Uint64(metaPayload[40:]), le.Uint64(metaPayload[48:])
+	for pg != 0 {
+		p := open(pg, gen)
+		end := len(p)
+		for end > 0 && p[end-1] == 0 {
+			end--
+		}
+		fmt.Fprintf(&b, "### Page %d: %s, generation %d\n\n```\n%s```\n\n", pg, pageTypeName(p[0]), gen, hexdump(p[:roundUp(end)], 0))
+		if p[0] == 6 {
+			r, a := int(le.Uint32(p[4:])), int(le.Uint32(p[8:]))
+			fmt.Fprintf(&b, "- removed count %d, added count %d; previous `%x` (page %d, generation %d); sequence %d; free pages %d\n",
+				r, a, p[16:32], le.Uint64(p[16:]), le.Uint64(p[24:]), le.Uint64(p[32:]), le.Uint64(p[40:]))
+			fmt.Fprintf(&b, "- removed: %s\n- added: %s\n\n", runs(p, 48, r), runs(p, 48+12*r, a))
+			pg, gen = le.Uint64(p[16:]), le.Uint64(p[24:])
+			continue
+		}
+		n := int(le.Uint32(p[4:]))
+		fmt.Fprintf(&b, "- entry count %d, next checkpoint page %d (same generation)\n- runs: %s\n\n", n, le.Uint64(p[8:]), runs(p, 16, n))
+		pg = le.Uint64(p[8:])
+	}
+	b.WriteString("Reading the set (§8.3): the checkpoint's runs, then the log page of sequence 1 (its removals, then its additions), then sequence 2; " +
+		"after each, the set holds exactly the page's `free pages`.\n")
+	return b.String()
 }
 
 func roundUp(n int) int { return min((n+15)/16*16, 1024-crypt.Overhead) }
 
 func pageTypeName(t byte) string {
-	return map[byte]string{1: "meta", 2: "freelist", 3: "tree branch", 4: "tree leaf", 5: "value chain"}[t]
+	return map[byte]string{1: "meta", 2: "freelist checkpoint", 3: "tree branch", 4: "tree leaf", 5: "value chain", 6: "freelist log"}[t]
 }
 
 func hexdump(b []byte, base int) string {

@@ -286,6 +286,7 @@ func (g *generator) build() {
 
 	g.buildQueue(keyOpts)
 	g.buildDeep(keyOpts)
+	g.buildFreelistLog(keyOpts)
 
 	tail := append(slices.Clone(img), streamBytes("tail", 1024)...)
 	g.ok("trailing-garbage", "§2", "a page of random bytes after the last page (an interrupted transaction leaves such pages)", tail, keyOpts, 3, m)
@@ -368,6 +369,74 @@ func (g *generator) buildDeep(opts scdb.Options) {
 	img, err := os.ReadFile(path)
 	check(err)
 	g.ok("deep-1k", "§10.3 §10.4", "list \"many\": 300 records, so its tree has branch nodes; list \"edge\": a value at the inline limit (id \"i\", inline) and one byte over (id \"j\", a chain), and a 38400-byte value streamed in (id \"long\", a chain of two runs, of 16 and 24 pages)", img, opts, 1, m)
+}
+
+// buildFreelistLog makes a file whose free set is a checkpoint of two pages
+// and two log pages after it (FORMAT.md §8): 170 values of 317 bytes (one
+// chain page each at 1 KiB pages), every other one deleted, then two
+// 1-record commits.
+func (g *generator) buildFreelistLog(opts scdb.Options) {
+	testhook.Rand = newRand("freelist-log-1k")
+	path := tempPath("freelist-log")
+	defer os.Remove(path)
+	db, err := scdb.Create(path, opts)
+	check(err)
+	m := model{"f": {}}
+	value := func(i int) []byte {
+		v := pattern(317)
+		v[0] = byte(i)
+		return v
+	}
+	check(db.Update(func(tx *scdb.Tx) error {
+		for i := 0; i < 170; i++ {
+			id := fmt.Sprintf("r%03d", i)
+			check(tx.List("f").Put(id, value(i)))
+			m["f"][id] = value(i)
+		}
+		return nil
+	}))
+	check(db.Update(func(tx *scdb.Tx) error {
+		for i := 1; i < 170; i += 2 {
+			id := fmt.Sprintf("r%03d", i)
+			check(tx.List("f").Delete(id))
+			delete(m["f"], id)
+		}
+		return nil
+	}))
+	for _, id := range []string{"s0", "s1"} {
+		check(db.Put("f", id, []byte(id)))
+		m["f"][id] = []byte(id)
+	}
+	check(db.Close())
+	img, err := os.ReadFile(path)
+	check(err)
+	log2, log1, ckpt := freelistPages(img, opts)
+	g.ok("freelist-log-1k", "§8", fmt.Sprintf("85 of 170 chain-page values deleted, then two 1-record commits: the free set is a checkpoint of two pages (pages %d, %d) and the log pages %d (sequence 1) and %d (sequence 2, the meta's freelist head), FORMAT.md §8", ckpt[0], ckpt[1], log1, log2), img, opts, 4, m)
+}
+
+// freelistPages returns the freelist head of img, the log page before it
+// and the checkpoint's pages, and fails unless they are exactly that.
+func freelistPages(img []byte, opts scdb.Options) (head, prev uint64, ckpt []uint64) {
+	p, err := pager.Open(faultfile.New(img), crypt.Credential{Key: opts.Key, Passphrase: opts.Passphrase}, pager.Options{ReadOnly: true})
+	check(err)
+	defer p.Close()
+	ref := p.Meta().Freelist
+	var types []byte
+	var pages []uint64
+	for !ref.IsZero() {
+		b, err := p.Page(ref)
+		check(err)
+		types, pages = append(types, b[0]), append(pages, ref.Page)
+		if b[0] == 6 {
+			ref = pager.GetRef(b[16:])
+		} else {
+			ref = pager.Ref{Page: binary.LittleEndian.Uint64(b[8:]), Gen: ref.Gen}
+		}
+	}
+	if string(types) != "\x06\x06\x02\x02" {
+		log.Fatalf("freelist-log-1k: freelist page types %v, want two log pages and a checkpoint of two", types)
+	}
+	return pages[0], pages[1], pages[2:]
 }
 
 // buildTwin makes basic-key-1k again with a different file id but the same
