@@ -359,7 +359,10 @@ class Freelist:
             self.free.pop()
 
     def save(self, S: int, gen: int, write) -> tuple[int, int]:
-        """Write the new chain through ``write(pgno, payload)``; return its head ref."""
+        """Write a new checkpoint of the whole set through ``write(pgno, payload)``
+        and return its first page's ref (the meta's freelist head; zero when
+        nothing is free). The committed freelist pages, checkpoint and log, are
+        no longer reachable: they become free at this commit (§8.4)."""
         for pg in self.own_pages:
             self.pending.append((pg, 1))
         self.own_pages = []
