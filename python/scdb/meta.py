@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from .errors import ErrCorrupt
 
 TYPE_META, TYPE_FREELIST, TYPE_BRANCH, TYPE_LEAF, TYPE_CHAIN = 1, 2, 3, 4, 5
+TYPE_FREELIST_LOG = 6  # FORMAT.md §6.1, §8.2
 FIRST_DATA_PAGE = 3
 META_FIXED = 56
 FORMAT_MAJOR = 2
