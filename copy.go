@@ -153,7 +153,9 @@ func (db *DB) createSuccessor(path string) (*DB, error) {
 // copy beside it (path + ".compact"), makes the copy durable, renames it over
 // path and syncs the directory. A crash at any step leaves either the
 // original or the complete copy at path (and at worst a stray .compact file,
-// removed by the next CompactFile). The file must not be open elsewhere.
+// removed by the next CompactFile). The file must not be open for writing
+// elsewhere (ErrLocked); read-only DBs that have it open in other processes
+// keep the old file, and their next snapshot reports ErrReplaced.
 func CompactFile(path string, opts Options) error {
 	if opts.ReadOnly {
 		return fmt.Errorf("compact %s: %w: compaction writes", path, ErrInvalid)

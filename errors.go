@@ -45,6 +45,11 @@ var (
 	// ErrKDFLimit: a passphrase slot asks Argon2id for more work than
 	// Options.MaxKDFMemoryKiB and MaxKDFWork allow, so it was not tried.
 	ErrKDFLimit = errs.ErrKDFLimit
+	// ErrReplaced: a read-only DB's path now names another file (the writer
+	// compacted or re-keyed it in place and renamed the copy over it): this
+	// DB would go on reading the old one, so new snapshots and Follow stop.
+	// Open the path again.
+	ErrReplaced = errs.ErrReplaced
 )
 
 // CorruptPageError is the type of corruption errors that name a page; use

@@ -28,11 +28,12 @@ func (db *DB) Follow(ctx context.Context, list, after string) iter.Seq2[*Record,
 			// Subscribe before the snapshot: a commit after it wakes us.
 			committed := db.commits.wait()
 			var more bool
-			if pos, more = db.followOnce(ctx, list, pos, yield); !more {
+			var gen uint64
+			if pos, gen, more = db.followOnce(ctx, list, pos, yield); !more {
 				return
 			}
 			if db.fl == nil {
-				db.waitForeignCommit(ctx, committed)
+				db.waitForeignCommit(ctx, committed, gen)
 				continue
 			}
 			select {
@@ -47,10 +48,10 @@ func (db *DB) Follow(ctx context.Context, list, after string) iter.Seq2[*Record,
 // for a commit made by another process.
 const FollowPoll = 20 * time.Millisecond
 
-// waitForeignCommit waits until the file's generation passes the one last
-// read, ctx ends or the DB closes.
-func (db *DB) waitForeignCommit(ctx context.Context, closed <-chan struct{}) {
-	seen := db.p.Meta().Gen
+// waitForeignCommit waits until the file's generation passes seen (the one
+// the last snapshot read), the file is replaced at its path, ctx ends or the
+// DB closes. The next snapshot reports a replaced file (ErrReplaced).
+func (db *DB) waitForeignCommit(ctx context.Context, closed <-chan struct{}, seen uint64) {
 	tick := time.NewTicker(FollowPoll)
 	defer tick.Stop()
 	for {
@@ -60,7 +61,7 @@ func (db *DB) waitForeignCommit(ctx context.Context, closed <-chan struct{}) {
 		case <-closed:
 			return
 		case <-tick.C:
-			if m, err := db.p.Refresh(); err != nil || m.Gen != seen {
+			if m, err := db.p.Refresh(); err != nil || m.Gen != seen || db.p.ReplacedAt(db.name) {
 				return // an error shows in the next snapshot
 			}
 		}
@@ -68,18 +69,23 @@ func (db *DB) waitForeignCommit(ctx context.Context, closed <-chan struct{}) {
 }
 
 // followOnce yields the records after pos in one snapshot and returns the
-// last id yielded, and whether to go on waiting.
-func (db *DB) followOnce(ctx context.Context, list, pos string, yield func(*Record, error) bool) (string, bool) {
-	for rec, err := range db.loop(func(tx *Tx) iter.Seq2[*Record, error] { return tx.List(list).After(pos) }) {
+// last id yielded, the snapshot's generation, and whether to go on waiting.
+func (db *DB) followOnce(ctx context.Context, list, pos string, yield func(*Record, error) bool) (string, uint64, bool) {
+	var gen uint64
+	snapshot := func(tx *Tx) iter.Seq2[*Record, error] {
+		gen = tx.Generation()
+		return tx.List(list).After(pos)
+	}
+	for rec, err := range db.loop(snapshot) {
 		if ctx.Err() != nil {
-			return pos, false
+			return pos, gen, false
 		}
 		if !yield(rec, err) || err != nil {
-			return pos, false
+			return pos, gen, false
 		}
 		pos = rec.id
 	}
-	return pos, true
+	return pos, gen, true
 }
 
 // notifier wakes every waiter at once: wait returns a channel that the

@@ -77,9 +77,10 @@ type Options struct {
 	// looks the same, so after such a crash the file opens only without it.
 	RequireNewestMeta bool
 
-	// LockTimeout is how long Open waits for a conflicting lock (another
-	// writer, or readers when opening to write) to go away before failing
-	// with ErrLocked; 0 means fail at once.
+	// LockTimeout is how long Open waits for a conflicting lock to go away
+	// before failing with ErrLocked; 0 means fail at once. On Linux only a
+	// writer conflicts with a writer; elsewhere readers and a writer also
+	// exclude each other.
 	LockTimeout time.Duration
 }
 
@@ -302,6 +303,9 @@ func (db *DB) beginRead() (*Tx, error) {
 		meta := db.p.Meta()
 		db.readers[meta.Gen]++
 		return newTx(db, meta, false), nil
+	}
+	if db.p.ReplacedAt(db.name) {
+		return nil, fmt.Errorf("%s: %w", db.name, ErrReplaced)
 	}
 	meta, err := db.p.BeginSnapshot()
 	if err != nil {

@@ -30,6 +30,10 @@ type Stats struct {
 	// OldestSnapshot is the generation the oldest open snapshot reads; 0
 	// when none is open. Pages freed after it are not reused until it ends.
 	OldestSnapshot uint64
+	// OldestOtherSnapshot is the generation the oldest snapshot of another
+	// open of the file reads (a read-only DB in another process, Linux);
+	// 0 when there is none. It holds back space like OldestSnapshot.
+	OldestOtherSnapshot uint64
 }
 
 // FileBytes is the size of the file the stats describe.
@@ -44,6 +48,13 @@ func (db *DB) Stats() (*Stats, error) {
 	defer tx.Rollback()
 	st := &Stats{Generation: tx.meta.Gen, PageSize: db.p.PageSize(), Pages: tx.meta.PageCount, KeySlots: db.KeySlots()}
 	st.OpenSnapshots, st.OldestSnapshot = db.snapshots(tx.meta.Gen)
+	other, found, err := db.p.OldestForeignSnapshot(tx.meta.Gen + 1)
+	if err != nil {
+		return nil, err
+	}
+	if found {
+		st.OldestOtherSnapshot = other
+	}
 	err = freelist.Walk(db.p, tx.meta, func(pager.Ref) {}, func(_, n uint64) error {
 		st.FreePages += n
 		return nil

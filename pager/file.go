@@ -50,6 +50,13 @@ func (f OSFile) OldestForeignSnapshot(below uint64) (uint64, bool, error) {
 	return oldestForeignSnapshot(f.File, below)
 }
 
+// replacedAt reports whether path no longer names this open file: another
+// file was renamed over it, or it was removed.
+func (f OSFile) replacedAt(path string) bool {
+	now, err := os.Stat(path)
+	return err != nil || !os.SameFile(now, f.info)
+}
+
 // Close releases the lock and closes the file.
 func (f OSFile) Close() error {
 	held.remove(f.info)

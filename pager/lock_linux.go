@@ -30,8 +30,9 @@ import (
 const (
 	writerByte   = 1 << 62
 	snapshotBase = 1 << 61
-	// maxSnapshotGen is the highest generation a snapshot lock can name.
-	maxSnapshotGen = writerByte - snapshotBase - 1
+	// maxSnapshotGen is the highest byte a snapshot lock can name; a
+	// snapshot of any later generation locks it too (lockedGen).
+	maxSnapshotGen = MaxLockedGen
 )
 
 // Linux's fcntl commands for OFD locks (the same on every architecture).
@@ -49,20 +50,15 @@ func lockFile(f *os.File, exclusive bool) error {
 	return ofd(f, fOFDSetlk, syscall.F_WRLCK, writerByte, 1)
 }
 
-// lockSnapshot announces that this open file reads generation gen.
+// lockSnapshot announces that this open file reads generation gen (the
+// caller passes it through LockedGen).
 func lockSnapshot(f *os.File, gen uint64) error {
-	if gen > maxSnapshotGen {
-		return fmt.Errorf("%w: generation %d is past what a snapshot lock can name", errs.ErrInvalid, gen)
-	}
-	return ofd(f, fOFDSetlk, syscall.F_RDLCK, snapshotBase+int64(gen), 1)
+	return ofd(f, fOFDSetlk, syscall.F_RDLCK, snapshotBase+int64(min(gen, maxSnapshotGen)), 1)
 }
 
 // unlockSnapshot withdraws lockSnapshot(gen).
 func unlockSnapshot(f *os.File, gen uint64) error {
-	if gen > maxSnapshotGen {
-		return nil
-	}
-	return ofd(f, fOFDSetlk, syscall.F_UNLCK, snapshotBase+int64(gen), 1)
+	return ofd(f, fOFDSetlk, syscall.F_UNLCK, snapshotBase+int64(min(gen, maxSnapshotGen)), 1)
 }
 
 // oldestForeignSnapshot returns the lowest generation below `below` that

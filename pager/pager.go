@@ -227,22 +227,57 @@ func Open(f File, cred crypt.Credential, opts Options) (*Pager, error) {
 	return p, nil
 }
 
-// openMeta chooses the meta at Open. A read-only open may have a writer
-// beside it, so it reads the file's size after the meta, and looks again if
-// a later commit's trim made the file shorter than the meta it chose.
+// openMeta chooses the meta at Open and adopts it. A read-only open may
+// have a writer beside it: see chooseMeta's restat, and a meta pair read
+// while the writer writes one of its pages is not healthy for a moment, so
+// under RequireNewestMeta a fault counts only when two reads in a row give
+// the same generation and the same fault.
 func (p *Pager) openMeta() error {
 	strict := p.opts.RequireNewestMeta
 	if !p.opts.ReadOnly {
-		return p.loadMeta(strict, false)
+		m, fault, err := p.chooseMeta(false)
+		if err == nil && fault != nil && strict {
+			err = fmt.Errorf("the newest commit may have been dropped (RequireNewestMeta is set): %w", fault)
+		}
+		if err == nil {
+			p.adopt(m, fault)
+		}
+		return err
 	}
-	var err error
+	var prev Meta
+	var prevFault error
+	for try := 0; try < maxRefreshTries; try++ {
+		m, fault, err := p.chooseRetrying()
+		if err != nil {
+			return err
+		}
+		if fault == nil || !strict {
+			p.adopt(m, fault)
+			return nil
+		}
+		if try > 0 && m == prev && fault.Error() == prevFault.Error() {
+			return fmt.Errorf("the newest commit may have been dropped (RequireNewestMeta is set): %w", fault)
+		}
+		prev, prevFault = m, fault
+	}
+	return fmt.Errorf("the newest commit may have been dropped (RequireNewestMeta is set): %w", prevFault)
+}
+
+// chooseRetrying is chooseMeta beside a possible writer: a file shorter
+// than the meta chosen can be a later commit's trim, so it looks again.
+func (p *Pager) chooseRetrying() (Meta, error, error) {
+	var (
+		m     Meta
+		fault error
+		err   error
+	)
 	for try := 0; try < maxRefreshTries; try++ {
 		var te *truncatedError
-		if err = p.loadMeta(strict, true); !errors.As(err, &te) {
+		if m, fault, err = p.chooseMeta(true); !errors.As(err, &te) {
 			break
 		}
 	}
-	return err
+	return m, fault, err
 }
 
 // unlock tries cred on every slot of its kind and returns the data key of
@@ -300,15 +335,23 @@ func newPager(f File, h *header, hdrCopy int, dataKey []byte, opts Options) (*Pa
 	return p, nil
 }
 
-// loadMeta opens both meta pages and adopts the valid one with the highest
-// generation. A meta page that fails to open is what a torn meta write
-// leaves; only when neither opens is the file corrupt. With strict, a pair
-// of meta pages that is not healthy (MetaFault) is refused. With restat the
-// file's size is read again after the meta pages.
-func (p *Pager) loadMeta(strict, restat bool) error {
+// adopt makes m the pager's state and fault what MetaFault reports.
+func (p *Pager) adopt(m Meta, fault error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.meta, p.metaFault = m, fault
+}
+
+// chooseMeta opens both meta pages and returns the valid one with the
+// highest generation, and why the pair is not healthy (nil if it is). A meta
+// page that fails to open is what a torn meta write leaves; only when
+// neither opens is the file corrupt. With restat the file's size is read
+// after the meta pages: another process writes the file, and a commit grows
+// it before it writes its meta.
+func (p *Pager) chooseMeta(restat bool) (Meta, error, error) {
 	size := p.fileSize.Load()
-	if size < int64(FirstDataPage*p.pageSize) {
-		return errs.Corrupt(1, "file is %d bytes, shorter than its header and meta pages", size)
+	if size < int64(FirstDataPage*p.pageSize) && !restat {
+		return Meta{}, nil, errs.Corrupt(1, "file is %d bytes, shorter than its header and meta pages", size)
 	}
 	var best *Meta
 	var faults []error
@@ -328,34 +371,25 @@ func (p *Pager) loadMeta(strict, restat bool) error {
 	}
 	if best == nil {
 		if len(faults) == 0 {
-			return errs.Corrupt(1, "both meta pages are all zero")
+			return Meta{}, nil, errs.Corrupt(1, "both meta pages are all zero")
 		}
-		return fmt.Errorf("no usable meta page: %w", errors.Join(faults...))
+		return Meta{}, nil, fmt.Errorf("no usable meta page: %w", errors.Join(faults...))
 	}
 	if restat {
-		// Another process writes the file: its size is read after the meta,
-		// since a commit grows the file before it writes its meta.
 		var err error
 		if size, err = p.f.Size(); err != nil {
-			return fmt.Errorf("pager: size: %w", err)
+			return Meta{}, nil, fmt.Errorf("pager: size: %w", err)
 		}
 		p.fileSize.Store(size)
 	}
 	if best.PageCount > uint64(size)/uint64(p.pageSize) {
-		return &truncatedError{errs.Corrupt(best.PageCount-1, "file is %d bytes but generation %d needs %d pages of %d (truncated)",
+		return Meta{}, nil, &truncatedError{errs.Corrupt(best.PageCount-1, "file is %d bytes but generation %d needs %d pages of %d (truncated)",
 			size, best.Gen, best.PageCount, p.pageSize)}
 	}
 	if other, ok := otherGen[metaPage(best.Gen+1)]; ok && other+1 != best.Gen {
 		faults = append(faults, errs.Corrupt(metaPage(other), "meta page holds generation %d, not %d", other, best.Gen-1))
 	}
-	fault := errors.Join(faults...)
-	if fault != nil && strict {
-		return fmt.Errorf("the newest commit may have been dropped (RequireNewestMeta is set): %w", fault)
-	}
-	p.mu.Lock()
-	p.meta, p.metaFault = *best, fault
-	p.mu.Unlock()
-	return nil
+	return *best, errors.Join(faults...), nil
 }
 
 // neverWritten reports whether meta page pgno is all zero, as a new file's
@@ -735,6 +769,8 @@ func (p *Pager) writable() error {
 // Close zeroes the pager's copy of the data key and closes the file. It
 // does not commit anything.
 func (p *Pager) Close() error {
+	p.snapMu.Lock() // no snapshot lock is released on a descriptor number reused after Close
+	defer p.snapMu.Unlock()
 	p.closed.Store(true)
 	p.zeroKey()
 	return p.f.Close()

@@ -21,6 +21,14 @@ type SnapshotLocker interface {
 	OldestForeignSnapshot(below uint64) (uint64, bool, error)
 }
 
+// MaxLockedGen is the highest generation a snapshot lock names (FORMAT.md
+// §9.5): a snapshot of a later generation is announced as this one, which
+// only makes a writer keep more pages.
+const MaxLockedGen = 1<<61 - 1
+
+// LockedGen is the generation a snapshot of gen is announced as.
+func LockedGen(gen uint64) uint64 { return min(gen, MaxLockedGen) }
+
 // maxSnapshotTries bounds how often BeginSnapshot chases a writer that
 // commits between reading the meta and announcing it; each try takes a few
 // microseconds, a commit at least one write and (usually) two fsyncs.
@@ -63,30 +71,43 @@ func (p *Pager) EndSnapshot(gen uint64) {
 	if !p.opts.ReadOnly {
 		return
 	}
+	key := LockedGen(gen)
 	p.snapMu.Lock()
 	defer p.snapMu.Unlock()
-	if p.snaps[gen]--; p.snaps[gen] > 0 {
+	if p.snaps[key]--; p.snaps[key] > 0 {
 		return
 	}
-	delete(p.snaps, gen)
+	delete(p.snaps, key)
+	// Close takes snapMu too, so the descriptor is still this file's.
 	if sl, ok := p.f.(SnapshotLocker); ok && !p.closed.Load() {
-		_ = sl.UnlockSnapshot(gen) // closing the file drops it anyway
+		_ = sl.UnlockSnapshot(key) // a failure leaves the lock until Close, which drops it
 	}
 }
 
 // holdSnapshot takes the lock on gen the first time it is read here.
 func (p *Pager) holdSnapshot(gen uint64) error {
+	key := LockedGen(gen)
 	p.snapMu.Lock()
 	defer p.snapMu.Unlock()
-	if p.snaps[gen] == 0 {
+	if p.closed.Load() {
+		return errs.ErrClosed
+	}
+	if p.snaps[key] == 0 {
 		if sl, ok := p.f.(SnapshotLocker); ok {
-			if err := sl.LockSnapshot(gen); err != nil {
+			if err := sl.LockSnapshot(key); err != nil {
 				return fmt.Errorf("pager: announce snapshot %d: %w", gen, err)
 			}
 		}
 	}
-	p.snaps[gen]++
+	p.snaps[key]++
 	return nil
+}
+
+// ReplacedAt reports whether path no longer names the file this pager has
+// open (only an OS file can tell; others say false).
+func (p *Pager) ReplacedAt(path string) bool {
+	f, ok := p.f.(OSFile)
+	return ok && path != "" && f.replacedAt(path)
 }
 
 // OldestForeignSnapshot returns the lowest generation below `below` that a
@@ -111,20 +132,22 @@ func (p *Pager) Refresh() (Meta, error) {
 }
 
 func (p *Pager) refresh() (Meta, error) {
-	var err error
-	for try := 0; try < maxRefreshTries; try++ {
-		var te *truncatedError
-		if err = p.loadMeta(false, true); !errors.As(err, &te) {
-			break
+	m, _, err := p.chooseRetrying()
+	if err != nil {
+		if p.closed.Load() {
+			return Meta{}, errors.Join(errs.ErrClosed, err)
 		}
+		return Meta{}, err
 	}
-	if err == nil {
-		return p.Meta(), nil
+	// Goroutines of one read-only DB refresh at once: the state kept only
+	// moves forward, and each caller gets the meta it read itself. What
+	// MetaFault says stays what Open found.
+	p.mu.Lock()
+	if m.Gen >= p.meta.Gen {
+		p.meta = m
 	}
-	if p.closed.Load() {
-		return Meta{}, errors.Join(errs.ErrClosed, err)
-	}
-	return Meta{}, err
+	p.mu.Unlock()
+	return m, nil
 }
 
 // maxRefreshTries bounds how often refresh reads the meta pages again when

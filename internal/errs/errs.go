@@ -22,6 +22,7 @@ var (
 	ErrTooLarge = errors.New("scdb: too large")
 	ErrInvalid  = errors.New("scdb: invalid argument")
 	ErrKDFLimit = errors.New("scdb: key slot's Argon2id cost is above this reader's limit")
+	ErrReplaced = errors.New("scdb: the file was replaced at its path (compacted or re-keyed); reopen it")
 )
 
 // PageError reports damage found on one page. It wraps ErrCorrupt.
