@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/streamcrypt/scdb/crypt"
 	"github.com/streamcrypt/scdb/internal/errs"
@@ -230,8 +231,8 @@ func Open(f File, cred crypt.Credential, opts Options) (*Pager, error) {
 // openMeta chooses the meta at Open and adopts it. A read-only open may
 // have a writer beside it: see chooseMeta's restat, and a meta pair read
 // while the writer writes one of its pages is not healthy for a moment, so
-// under RequireNewestMeta a fault counts only when two reads in a row give
-// the same generation and the same fault.
+// a fault (MetaFault, or a refusal under RequireNewestMeta) counts only when
+// three reads a millisecond apart give the same generation and fault.
 func (p *Pager) openMeta() error {
 	strict := p.opts.RequireNewestMeta
 	if !p.opts.ReadOnly {
@@ -246,21 +247,34 @@ func (p *Pager) openMeta() error {
 	}
 	var prev Meta
 	var prevFault error
+	agree := 0
 	for try := 0; try < maxRefreshTries; try++ {
 		m, fault, err := p.chooseRetrying()
 		if err != nil {
 			return err
 		}
-		if fault == nil || !strict {
-			p.adopt(m, fault)
+		if fault == nil {
+			p.adopt(m, nil)
 			return nil
 		}
 		if try > 0 && m == prev && fault.Error() == prevFault.Error() {
-			return fmt.Errorf("the newest commit may have been dropped (RequireNewestMeta is set): %w", fault)
+			agree++
+		} else {
+			agree = 0
+		}
+		if agree == 2 { // three reads a millisecond apart: damage, not a write in flight
+			if strict {
+				return fmt.Errorf("the newest commit may have been dropped (RequireNewestMeta is set): %w", fault)
+			}
+			p.adopt(m, fault)
+			return nil
 		}
 		prev, prevFault = m, fault
+		time.Sleep(time.Millisecond)
 	}
-	return fmt.Errorf("the newest commit may have been dropped (RequireNewestMeta is set): %w", prevFault)
+	// The pair kept changing: a writer is committing, and its pages are whole.
+	p.adopt(prev, nil)
+	return nil
 }
 
 // chooseRetrying is chooseMeta beside a possible writer: a file shorter
