@@ -89,6 +89,13 @@ type Pager struct {
 	closed   atomic.Bool
 	fileSize atomic.Int64 // bytes in the file as far as the pager knows
 
+	metaSeenMu sync.Mutex // guards metaSeen
+	// metaSeen holds the last sealed bytes of meta pages 1 and 2 that
+	// opened, and the meta each held.
+	metaSeen [2]struct {
+		sealed []byte
+		meta   Meta
+	}
 	snapMu sync.Mutex     // guards snaps
 	snaps  map[uint64]int // read snapshots by generation, in a read-only pager
 
@@ -425,12 +432,35 @@ type truncatedError struct{ error }
 
 func (e *truncatedError) Unwrap() error { return e.error }
 
+// readMeta opens meta page pgno. A read-only pager beside a writer reads
+// the meta pages at every snapshot; when a page's sealed bytes are the ones
+// it last opened, the meta it decoded then is the answer, and the page is
+// not decrypted again (a rewrite always draws a fresh nonce).
 func (p *Pager) readMeta(pgno uint64) (Meta, error) {
-	payload := make([]byte, p.PayloadSize())
-	if err := p.readSealed(pgno, metaGenAD, payload); err != nil {
-		return Meta{}, err
-	}
-	return decodeMeta(payload, pgno, p.hdr.pageShift)
+	var m Meta
+	err := p.withSealed(pgno, 1, func(sealed []byte) error {
+		seen := &p.metaSeen[pgno-1]
+		p.metaSeenMu.Lock()
+		hit := seen.sealed != nil && bytes.Equal(seen.sealed, sealed)
+		m = seen.meta
+		p.metaSeenMu.Unlock()
+		if hit {
+			return nil
+		}
+		payload := make([]byte, p.PayloadSize())
+		if err := p.cipher.Open(payload, sealed, pgno, metaGenAD); err != nil {
+			return err
+		}
+		var err error
+		if m, err = decodeMeta(payload, pgno, p.hdr.pageShift); err != nil {
+			return err
+		}
+		p.metaSeenMu.Lock()
+		seen.sealed, seen.meta = bytes.Clone(sealed), m
+		p.metaSeenMu.Unlock()
+		return nil
+	})
+	return m, err
 }
 
 func (p *Pager) sealMeta(dst []byte, m Meta) error {
