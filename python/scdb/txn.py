@@ -63,7 +63,12 @@ class WriteTx:
         self.payload_size = pager.payload_size
         committed = View(pager, lambda: m.page_count)
         self.fl = Freelist.load(committed, m, pager.hdr.page_shift)
-        if pager.f.foreign_snapshot_below(m.gen):
+        # §9.5: another open's snapshot of an older generation may reach pages that
+        # commits after it freed; this writer does not know which commit freed
+        # which page of the loaded set, so it reuses none of them (and gives none
+        # back at the end of the file). A snapshot of m.gen reaches no free page.
+        o = pager.f.oldest_foreign_snapshot(m.gen)
+        if o is not None and o < m.gen:
             self.fl.hold_all()
         self.view = View(pager, lambda: self.fl.page_count)
         self.dir = Tree(self.view, m.tree, tx=self)
