@@ -112,6 +112,11 @@ class Pager:
         self.meta: Meta | None = None
         self.meta_fault: str | None = None
         self.poisoned: Exception | None = None
+        # A writer's record of its own commits, for §9.5: the generation it opened
+        # the file at, and the runs each later commit freed (while another open's
+        # snapshot may still reach them).
+        self.opened_gen: int | None = None
+        self.freed_log: list[tuple[int, list]] = []
 
     # -- opening ---------------------------------------------------------
     @classmethod
@@ -132,6 +137,7 @@ class Pager:
             p.open_meta_reader()
         else:
             p.meta, p.meta_fault = p.choose_meta()
+            p.opened_gen = p.meta.gen
         return p
 
     def ad(self, pgno: int, gen: int) -> bytes:
@@ -277,6 +283,28 @@ class Pager:
         return [self.open_sealed(raw[i * P:(i + 1) * P], first + i, gen) for i in range(n)]
 
     # -- writing ---------------------------------------------------------
+    def guard_reuse(self, fl) -> None:
+        """Before a write transaction that reuses free pages (§9.5), after the
+        previous commit's meta is in the file: find the oldest generation ``o``
+        another open reads a snapshot of; pages freed by commits after ``o``
+        are neither reused nor given back at the end of the file. If ``o`` is
+        older than this writer's open, it cannot tell which commit freed which
+        page: none of the loaded free set is reused."""
+        cur = self.meta.gen
+        o = self.f.oldest_foreign_snapshot(cur)
+        if o is None or o >= cur:
+            self.freed_log.clear()
+            return
+        if o < self.opened_gen:
+            fl.hold_all()
+        else:
+            self.freed_log = [(g, runs) for g, runs in self.freed_log if g > o]
+            fl.hold([r for _, runs in self.freed_log for r in runs])
+
+    def record_freed(self, gen: int, runs) -> None:
+        """The runs commit ``gen`` of this writer freed (for :meth:`guard_reuse`)."""
+        self.freed_log.append((gen, list(runs)))
+
     def writable(self) -> None:
         if self.poisoned is not None:
             raise ErrReadOnly(f"scdb: an earlier commit failed ({self.poisoned}); reopen the file")
@@ -308,13 +336,15 @@ class Pager:
             raise
         self.meta = m
         # §9.1 step 5, and §9.5: no giving back below what another open's snapshot
-        # reaches. A snapshot of cur.gen or later reaches no page past keep; of an
-        # older one this writer does not know the page count, so it keeps the file.
+        # reaches. A snapshot of a commit this writer made reaches no page past
+        # keep (the pages it reaches that later commits freed were held, so the
+        # page count never fell below them); of an older one this writer does not
+        # know the page count, so it keeps the file.
         keep = max(m.page_count, cur.page_count) * P
         try:
             if self.f.size() > keep:
                 o = self.f.oldest_foreign_snapshot(m.gen)
-                if o is None or o >= cur.gen:
+                if o is None or o >= self.opened_gen:
                     self.f.truncate(keep)
         except OSError:
             pass
@@ -332,6 +362,7 @@ class Pager:
         self.f.write_at(bytes(buf), 0)
         self.f.sync()
         self.meta = m
+        self.opened_gen = gen
 
     def close(self) -> None:
         self._key = b""
