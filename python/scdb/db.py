@@ -247,7 +247,8 @@ class DB:
         m = p.begin_snapshot()
         p.meta = m
         p.end_snapshot(old.gen)
-        self._txn_no += 1
+        if m != old:
+            self._txn_no += 1
         return m.gen
 
     @property

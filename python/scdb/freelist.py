@@ -30,7 +30,12 @@ Allocation policy (a writer's choice within §8/§9):
   to the reusable set at once;
 - at commit the old freelist pages become pending, free pages at the end of
   the file are given back (the page count shrinks), and the new checkpoint is
-  written as one contiguous block, allocated like any other pages.
+  written as one contiguous block, allocated like any other pages;
+- pages another open's snapshot may still reach (FORMAT.md §9.5: freed by
+  commits after the oldest snapshot another open holds, or the whole loaded
+  set when that snapshot is older than the writer's open) are *held*: neither
+  reused nor given back, carried to the next checkpoint (``hold``,
+  ``hold_all``; the pager decides which, ``Pager.guard_reuse``).
 """
 
 from __future__ import annotations
