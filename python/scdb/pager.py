@@ -117,6 +117,7 @@ class Pager:
         # snapshot may still reach them).
         self.opened_gen: int | None = None
         self.freed_log: list[tuple[int, list]] = []
+        self.rereads = 0  # readings of the meta pages and length that were repeated (§9.5)
 
     # -- opening ---------------------------------------------------------
     @classmethod
@@ -212,6 +213,7 @@ class Pager:
                 if prev is not None and (e.page, e.reason) == (prev.page, prev.reason):
                     raise
                 prev = e
+                self.rereads += 1
         raise prev
 
     def open_meta_reader(self) -> None:
