@@ -8,9 +8,9 @@
 
 from .db import DB, ListView, Record, Transaction, create, open
 from .errors import (CorruptError, ErrClosed, ErrCorrupt, ErrInvalid, ErrKDFLimit, ErrLocked,
-                     ErrNotFound, ErrNotSCDB, ErrReadOnly, ErrTooLarge, ErrTxDone, ErrVersion,
+                     ErrNotFound, ErrNotSCDB, ErrReadOnly, ErrReplaced, ErrTooLarge, ErrTxDone, ErrVersion,
                      ErrWrongKey, KDFLimitError, LockedError, NotFoundError, NotSCDBError,
-                     ReadOnlyError, SCDBError, TooLargeError, VersionError, WrongKeyError)
+                     ReadOnlyError, ReplacedError, SCDBError, TooLargeError, VersionError, WrongKeyError)
 
 FORMAT_VERSION = (2, 0)
 __version__ = "0.1.0"
@@ -19,6 +19,7 @@ __all__ = [
     "open", "create", "DB", "ListView", "Record", "Transaction", "FORMAT_VERSION",
     "SCDBError", "ErrCorrupt", "ErrWrongKey", "ErrNotSCDB", "ErrVersion", "ErrNotFound",
     "ErrTooLarge", "ErrReadOnly", "ErrKDFLimit", "ErrLocked", "ErrClosed", "ErrTxDone",
-    "ErrInvalid", "CorruptError", "WrongKeyError", "NotSCDBError", "VersionError",
+    "ErrInvalid", "ErrReplaced", "CorruptError", "WrongKeyError", "NotSCDBError", "VersionError",
     "NotFoundError", "TooLargeError", "ReadOnlyError", "KDFLimitError", "LockedError",
+    "ReplacedError",
 ]

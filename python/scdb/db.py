@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from . import header as _hdr
 from .chain import cell_size, decode_cell, iter_chain
 from .entry import Entry, decode_entry
-from .errors import (ErrClosed, ErrCorrupt, ErrInvalid, ErrNotFound, ErrReadOnly, ErrTxDone)
+from .errors import (ErrClosed, ErrCorrupt, ErrInvalid, ErrNotFound, ErrReadOnly, ErrReplaced, ErrTxDone)
 from .meta import FIRST_DATA_PAGE
 from .pager import Pager, RawFile
 from .tree import Tree
@@ -169,7 +169,13 @@ class Transaction:
 
 
 class DB:
-    """An open scdb file. Use as a context manager or call :meth:`close`."""
+    """An open scdb file. Use as a context manager or call :meth:`close`.
+
+    A mode ``"r"`` handle reads one snapshot: the commit that was newest when it
+    was opened (or last refreshed), whatever a writer in another process commits
+    meanwhile, and its snapshot lock (FORMAT.md §9.5) keeps that writer from
+    reusing a page the snapshot reaches. :meth:`refresh` moves it to the newest
+    commit. A mode ``"w"`` handle always reads its own last commit."""
 
     def __init__(self, pager: Pager, writable: bool, path: str):
         self._pager = pager
@@ -218,6 +224,32 @@ class DB:
         """The committed generation this handle sees (FORMAT.md §5)."""
         self._check()
         return self._pager.meta.gen
+
+    def refresh(self) -> int:
+        """Move a mode ``"r"`` handle to the newest commit in the file, and return
+        its generation. The new snapshot starts (FORMAT.md §9.5: meta, then length,
+        then the snapshot lock, then the meta again) before the old one ends, so a
+        failure leaves the handle on its old snapshot. :class:`ErrReplaced` if the
+        path no longer names the file this handle has open (it was compacted or
+        re-keyed in place and renamed over): open the path again. Records and
+        iterations behave as after a commit through a writer handle: an
+        iteration goes on in the new state after the last id it returned, and a
+        record whose value is in a chain must be got again. A mode ``"w"`` handle
+        is always at its own newest commit: this only returns the generation."""
+        self._check()
+        p = self._pager
+        if self._writable:
+            return p.meta.gen
+        if p.f.replaced_at(self.path):
+            raise ErrReplaced(f"scdb: {self.path}: the file was replaced (compacted or re-keyed "
+                              "in place); open it again")
+        old = p.meta
+        m = p.begin_snapshot()
+        p.meta = m
+        p.end_snapshot(old.gen)
+        if m != old:
+            self._txn_no += 1
+        return m.gen
 
     @property
     def page_size(self) -> int:
@@ -382,9 +414,10 @@ def open(path, mode: str = "r", *, key=None, passphrase=None, page_size: int = 4
     f = _file if _file is not None else RawFile(path, writable=(mode == "w"))
     try:
         f.lock(exclusive=(mode == "w"))
-        pager = Pager.open(f, k, p, max_kdf_memory_kib, max_kdf_work, _rand or _os.urandom)
+        pager = Pager.open(f, k, p, max_kdf_memory_kib, max_kdf_work, _rand or _os.urandom,
+                           reader=(mode == "r"))
         if mode == "r":
-            f.pin_snapshot(pager)
+            pager.meta = pager.begin_snapshot()
     except BaseException:
         f.close()
         raise

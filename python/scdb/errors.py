@@ -65,6 +65,13 @@ class ErrTxDone(SCDBError):
     """The transaction was already committed or rolled back."""
 
 
+class ErrReplaced(SCDBError):
+    """A mode ``"r"`` handle's path now names another file: the writer compacted or
+    re-keyed it in place and renamed the new file over the path (FORMAT.md §9.5).
+    The handle would go on reading the old file, which no commit reaches again, so
+    :meth:`DB.refresh` refuses; open the path again."""
+
+
 class ErrInvalid(SCDBError, ValueError):
     """An invalid argument (both a key and a passphrase, a bad page size, ...)."""
 
@@ -78,3 +85,4 @@ TooLargeError = ErrTooLarge
 ReadOnlyError = ErrReadOnly
 KDFLimitError = ErrKDFLimit
 LockedError = ErrLocked
+ReplacedError = ErrReplaced

@@ -30,7 +30,12 @@ Allocation policy (a writer's choice within §8/§9):
   to the reusable set at once;
 - at commit the old freelist pages become pending, free pages at the end of
   the file are given back (the page count shrinks), and the new checkpoint is
-  written as one contiguous block, allocated like any other pages.
+  written as one contiguous block, allocated like any other pages;
+- pages another open's snapshot may still reach (FORMAT.md §9.5: freed by
+  commits after the oldest snapshot another open holds, or the whole loaded
+  set when that snapshot is older than the writer's open) are *held*: neither
+  reused nor given back, carried to the next checkpoint (``hold``,
+  ``hold_all``; the pager decides which, ``Pager.guard_reuse``).
 """
 
 from __future__ import annotations
@@ -296,6 +301,41 @@ def _merge(runs: list) -> list:
     return out
 
 
+def _union(runs) -> list:
+    """Sorted, merged runs covering every page of ``runs`` (which may overlap)."""
+    out = []
+    for s, n in sorted(runs):
+        if out and s <= out[-1][0] + out[-1][1]:
+            ls, ln = out[-1]
+            out[-1] = (ls, max(ln, s + n - ls))
+        else:
+            out.append((s, n))
+    return out
+
+
+def _subtract(a: list, b: list) -> tuple[list, list]:
+    """(a − b, a ∩ b) of sorted, disjoint run lists."""
+    keep, cut = [], []
+    j = 0
+    for s, n in a:
+        end = s + n
+        while j < len(b) and b[j][0] + b[j][1] <= s:
+            j += 1
+        k = j
+        while s < end:
+            if k >= len(b) or b[k][0] >= end:
+                keep.append((s, end - s))
+                break
+            bs, be = b[k][0], b[k][0] + b[k][1]
+            if bs > s:
+                keep.append((s, bs - s))
+            lo, hi = max(s, bs), min(end, be)
+            cut.append((lo, hi - lo))
+            s = hi
+            k += 1
+    return keep, cut
+
+
 class Freelist:
     """The free pages of one write transaction."""
 
@@ -303,7 +343,8 @@ class Freelist:
         self.page_count = page_count
         self.max_pages = max_page_count(shift)
         self.free: list[tuple[int, int]] = []  # reusable now, sorted, merged
-        self.pending: list[tuple[int, int]] = []  # free from the commit on
+        self.pending: list[tuple[int, int]] = []  # freed by this transaction: free from the commit on
+        self.held: list[tuple[int, int]] = []  # free, but another open's snapshot may reach them (§9.5)
         self.own_pages: list[int] = []  # the committed freelist pages: log and checkpoint
 
     @classmethod
@@ -317,18 +358,25 @@ class Freelist:
         return f
 
     def hold_all(self) -> None:
-        """Another process reads an older snapshot (FORMAT.md §9.5): reuse no page
-        the loaded freelist records as free (it cannot tell which commit freed
-        it); carry them all to the next freelist, and give none back at the end."""
-        self.pending.extend(self.free)
+        """Another open reads a snapshot older than the commits this writer made
+        (FORMAT.md §9.5): reuse no page the loaded freelist records as free (it
+        cannot tell which commit freed it); carry them all to the next freelist,
+        and give none back at the end."""
+        self.held.extend(self.free)
         self.free = []
+
+    def hold(self, runs) -> None:
+        """Reuse none of ``runs`` (pages commits after another open's snapshot
+        freed, §9.5), nor give them back at the end: carry them forward."""
+        self.free, cut = _subtract(self.free, _union(runs))
+        self.held.extend(cut)
 
     def is_free(self, pg: int) -> bool:
         i = bisect.bisect_right(self.free, (pg, U32 + 1)) - 1
         return i >= 0 and self.free[i][0] <= pg < self.free[i][0] + self.free[i][1]
 
     def free_count(self) -> int:
-        return sum(n for _, n in self.free) + sum(n for _, n in self.pending)
+        return sum(n for _, n in self.free + self.pending + self.held)
 
     def alloc(self, n: int) -> int:
         """Allocate ``n`` contiguous pages: first fit among reusable runs, else grow."""
@@ -367,13 +415,13 @@ class Freelist:
             self.pending.append((pg, 1))
         self.own_pages = []
         self._trim_tail()
-        runs = _merge(self.free + self.pending)
+        runs = _merge(self.free + self.pending + self.held)
         if not runs:
             return (0, 0)
         per = entries_per_page(S)
         npages = (len(runs) + 1 + per - 1) // per
         first = self.alloc(npages)
-        runs = _merge(self.free + self.pending)
+        runs = _merge(self.free + self.pending + self.held)
         if len(runs) > npages * per:  # cannot happen: taking from a run's start never adds runs
             raise ErrCorrupt(None, "freelist: runs do not fit the pages allocated for them")
         for i in range(npages):

@@ -63,8 +63,7 @@ class WriteTx:
         self.payload_size = pager.payload_size
         committed = View(pager, lambda: m.page_count)
         self.fl = Freelist.load(committed, m, pager.hdr.page_shift)
-        if pager.f.foreign_snapshot_below(m.gen):
-            self.fl.hold_all()
+        pager.guard_reuse(self.fl)  # another open's older snapshot (§9.5)
         self.view = View(pager, lambda: self.fl.page_count)
         self.dir = Tree(self.view, m.tree, tx=self)
         self.lists: dict[bytes, ListState] = {}
@@ -231,5 +230,6 @@ class WriteTx:
         fl = self.fl.save(self.payload_size, self.gen, self.write_page)
         m = Meta(self.gen, self.fl.page_count, root, fl)
         self.pager.commit(m)
+        self.pager.record_freed(m.gen, self.fl.pending)
         self.done = True
         return m

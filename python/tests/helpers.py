@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import base64
 import json
 import os
@@ -50,6 +51,7 @@ def go_cli():
     if r.returncode != 0:
         raise unittest.SkipTest("go build ./cmd/scdb failed: " + r.stderr[-2000:])
     _go["bin"], _go["dir"] = out, d
+    atexit.register(shutil.rmtree, d, True)
     return out
 
 
@@ -97,3 +99,28 @@ def go_check(path) -> str:
     if r.returncode != 0:
         raise AssertionError(f"scdb check failed ({r.returncode}): {r.stdout.decode()} {r.stderr.decode()}")
     return r.stdout.decode()
+
+
+_live = {"bin": None, "err": None}
+
+
+def go_live():
+    """Path of tests/livego.go built once per test run (the Go side of the live
+    tests of FORMAT.md §9.5); raise SkipTest without Go."""
+    if _live["bin"]:
+        return _live["bin"]
+    if _live["err"]:
+        raise unittest.SkipTest(_live["err"])
+    if shutil.which("go") is None:
+        _live["err"] = "go is not installed: live cross-process tests skipped"
+        raise unittest.SkipTest(_live["err"])
+    d = tempfile.mkdtemp(prefix="scdb-livego-")
+    out = os.path.join(d, "livego")
+    r = subprocess.run(["go", "build", "-o", out, os.path.join(HERE, "livego.go")], cwd=REPO,
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        _live["err"] = "go build python/tests/livego.go failed: " + r.stderr[-2000:]
+        raise unittest.SkipTest(_live["err"])
+    _live["bin"] = out
+    atexit.register(shutil.rmtree, d, True)
+    return out

@@ -390,3 +390,34 @@ class TestGoLog(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestHold(unittest.TestCase):
+    """Runs held for another open's snapshot (FORMAT.md §9.5) are neither reused
+    nor given back, and are carried to the next checkpoint."""
+
+    def test_subtract_and_union(self):
+        from scdb.freelist import _subtract, _union
+        self.assertEqual(_union([(10, 5), (3, 2), (12, 10), (5, 1)]), [(3, 3), (10, 12)])
+        a = [(3, 5), (10, 10), (30, 1)]
+        b = [(1, 3), (6, 1), (12, 2), (15, 10)]
+        keep, cut = _subtract(a, b)
+        self.assertEqual(keep, [(4, 2), (7, 1), (10, 2), (14, 1)] + [(30, 1)])
+        self.assertEqual(cut, [(3, 1), (6, 1), (12, 2), (15, 5)])
+        self.assertEqual(_subtract(a, []), (a, []))
+        self.assertEqual(_subtract([], b), ([], []))
+
+    def test_hold(self):
+        from scdb.freelist import Freelist
+        f = Freelist(100, 10)
+        f.free = [(10, 10), (90, 10)]
+        f.hold([(15, 2), (95, 5)])
+        self.assertEqual(f.free, [(10, 5), (17, 3), (90, 5)])
+        self.assertEqual(f.held, [(15, 2), (95, 5)])
+        self.assertEqual(f.alloc(4), 10)
+        f._trim_tail()  # the held tail stays
+        self.assertEqual(f.page_count, 100)
+        self.assertEqual(f.free_count(), 1 + 3 + 5 + 2 + 5)
+        f.hold_all()
+        self.assertEqual(f.free, [])
+        self.assertEqual(f.alloc(1), 100)
