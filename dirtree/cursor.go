@@ -28,6 +28,13 @@ type Cursor struct {
 
 	pf        *prefetcher // read-ahead of leaves (read-only trees), or nil
 	leafDepth int         // stack index of the leaf level, once a leaf was reached
+
+	// The bounds the separators on the path give the leaf's keys (FORMAT.md
+	// §10.3.4): computed once per leaf reached (pushes counts frames pushed,
+	// boundsAt is its value when they were), then two comparisons a key.
+	pushes, boundsAt uint64
+	lo, hi           []byte
+	hasLo, hasHi     bool
 }
 
 // frame is one level of a cursor's path: an owned node or a raw page, and
@@ -64,6 +71,14 @@ func (f *frame) count() int {
 		return f.p.n
 	}
 	return f.p.n + 1
+}
+
+// sep returns separator j of a branch frame.
+func (f *frame) sep(j int) ([]byte, error) {
+	if f.n != nil {
+		return f.n.keys[j], nil
+	}
+	return f.p.key(j)
 }
 
 func (f *frame) child() (pager.Ref, error) {
@@ -144,7 +159,7 @@ func (c *Cursor) seek(key []byte, excl bool) ([]byte, []byte, bool, error) {
 			i++
 		}
 		f.i = i
-		c.stack = append(c.stack, f)
+		c.push(f)
 		if f.leaf() {
 			c.leafDepth = len(c.stack) - 1
 			break
@@ -184,6 +199,9 @@ func (c *Cursor) settle() ([]byte, []byte, bool, error) {
 	if cmp := bytes.Compare(k, c.resume); cmp < 0 || (cmp == 0 && c.excl) {
 		return c.fail(errs.Corrupt(top.pgno(), "key %d of the leaf is out of order with the keys before it", top.i))
 	}
+	if err := c.inBounds(k); err != nil {
+		return c.fail(err)
+	}
 	c.resume = append(c.resume[:0], k...)
 	c.excl = true
 	return k, v, true, nil
@@ -222,7 +240,7 @@ func (c *Cursor) descendLeftmost() error {
 		if err != nil {
 			return err
 		}
-		c.stack = append(c.stack, f)
+		c.push(f)
 	}
 }
 
@@ -242,6 +260,58 @@ func (c *Cursor) prefetched(top *frame) (f frame, ok bool, err error) {
 		return frame{}, false, nil // let the ordinary read report it
 	}
 	return frame{p: p}, true, nil
+}
+
+// push adds a frame to the path.
+func (c *Cursor) push(f frame) {
+	c.stack = append(c.stack, f)
+	c.pushes++
+}
+
+// inBounds checks that k, a key of the leaf on top of the path, lies within
+// the bounds the separators above it give: a lookup follows the same
+// separators, so a key outside them is one a lookup could not find, and a
+// scan that yielded it would disagree with every lookup (FORMAT.md §10.3.4).
+func (c *Cursor) inBounds(k []byte) error {
+	if c.boundsAt != c.pushes {
+		if err := c.computeBounds(); err != nil {
+			return err
+		}
+	}
+	if (c.hasLo && bytes.Compare(k, c.lo) < 0) || (c.hasHi && bytes.Compare(k, c.hi) >= 0) {
+		leaf := &c.stack[len(c.stack)-1]
+		return errs.Corrupt(leaf.pgno(), "key %d of the leaf lies outside the bounds its parents' separators give", leaf.i)
+	}
+	return nil
+}
+
+// computeBounds gathers, over the branches on the path, the greatest lower
+// and the least upper bound their separators put on the leaf's keys.
+func (c *Cursor) computeBounds() error {
+	c.hasLo, c.hasHi = false, false
+	for j := 0; j < len(c.stack)-1; j++ {
+		f := &c.stack[j]
+		if f.i > 0 {
+			s, err := f.sep(f.i - 1)
+			if err != nil {
+				return err
+			}
+			if !c.hasLo || bytes.Compare(s, c.lo) > 0 {
+				c.lo, c.hasLo = s, true
+			}
+		}
+		if f.i < f.count()-1 {
+			s, err := f.sep(f.i)
+			if err != nil {
+				return err
+			}
+			if !c.hasHi || bytes.Compare(s, c.hi) < 0 {
+				c.hi, c.hasHi = s, true
+			}
+		}
+	}
+	c.boundsAt = c.pushes
+	return nil
 }
 
 // fail drops the cursor's path after an error; the resume point is kept,

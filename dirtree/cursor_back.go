@@ -61,7 +61,7 @@ func (c *Cursor) seekBack(key []byte, excl, toEnd bool) ([]byte, []byte, bool, e
 			}
 			f.i = i
 		}
-		c.stack = append(c.stack, f)
+		c.push(f)
 		if f.leaf() {
 			break
 		}
@@ -99,6 +99,9 @@ func (c *Cursor) settleBack(unbounded bool) ([]byte, []byte, bool, error) {
 	if cmp := bytes.Compare(k, c.resume); !unbounded && (cmp > 0 || (cmp == 0 && c.excl)) {
 		return c.fail(errs.Corrupt(top.pgno(), "key %d of the leaf is out of order with the keys after it", top.i))
 	}
+	if err := c.inBounds(k); err != nil {
+		return c.fail(err)
+	}
 	c.resume = append(c.resume[:0], k...)
 	c.excl = true
 	return k, v, true, nil
@@ -125,6 +128,6 @@ func (c *Cursor) descendRightmost() error {
 			return err
 		}
 		f.i = f.count() - 1
-		c.stack = append(c.stack, f)
+		c.push(f)
 	}
 }
