@@ -1,6 +1,7 @@
 """B+trees of FORMAT.md §10.3: lookup and in-order iteration over pages read
-lazily (checks as the Go reader: depth ≤ 64 levels below the root, keys
-strictly increasing in a scan), and copy-on-write changes (put, delete) that
+lazily (checks as the Go reader: depth ≤ 64 levels below the root; in a
+scan, keys strictly increasing and inside the bounds that the separators on
+the leaf's path give), and copy-on-write changes (put, delete) that
 keep the invariants of §10.3.4 by splitting, merging and sharing evenly.
 
 A tree's root is ``None`` (empty), a page ref ``(page, gen)``, or a dirty
@@ -97,9 +98,30 @@ class Tree:
             depth += 1
         return None
 
+    @staticmethod
+    def _sep(f, i) -> bytes:
+        return f.keys[i] if isinstance(f, Node) else bytes(f.key(i))
+
+    def _bounds(self, f, i, lo: bytes, hi):
+        """Bounds of child ``i`` of branch ``f`` whose own bounds are [lo, hi)
+        (hi None: none): invariant 2 of §10.3.4, all the branches on the path
+        together."""
+        if i > 0:
+            s = self._sep(f, i - 1)
+            if s > lo:
+                lo = s
+        if i < self._count(f) - 1:
+            s = self._sep(f, i)
+            if hi is None or s < hi:
+                hi = s
+        return lo, hi
+
     def _seek(self, key: bytes, excl: bool) -> list:
+        """Path to the first key >= ``key`` (> with ``excl``): per level
+        [node, index, lo, hi], the node's key bounds from the separators above."""
         stack = []
         x = self.root
+        lo, hi = b"", None
         while x is not None:
             if len(stack) > MAX_DEPTH:
                 raise ErrCorrupt(x[0] if _is_ref(x) else None, f"tree deeper than {MAX_DEPTH} levels")
@@ -107,21 +129,23 @@ class Tree:
             i, found = f.search(key)
             if found and excl:
                 i += 1
-            stack.append([f, i])
+            stack.append([f, i, lo, hi])
             if f.leaf:
                 break
+            lo, hi = self._bounds(f, i, lo, hi)
             x = self._child(f, i)
         return stack
 
     def _descend_leftmost(self, stack) -> None:
         while True:
-            f, i = stack[-1]
+            f, i, lo, hi = stack[-1]
             if f.leaf or i >= self._count(f):
                 return
             x = self._child(f, i)
             if len(stack) > MAX_DEPTH:
                 raise ErrCorrupt(x[0] if _is_ref(x) else None, f"tree deeper than {MAX_DEPTH} levels")
-            stack.append([self._frame(x), 0])
+            lo, hi = self._bounds(f, i, lo, hi)
+            stack.append([self._frame(x), 0, lo, hi])
 
     def items(self, start: bytes = b"", excl: bool = False):
         """Yield (key, value) in key order from the first key ≥ ``start``
@@ -143,9 +167,12 @@ class Tree:
                 self._descend_leftmost(stack)
             if not stack:
                 return
-            f, i = stack[-1]
+            f, i, lo, hi = stack[-1]
             k, v = self._cell(f, i)
             k = bytes(k)
+            if k < lo or (hi is not None and k >= hi):
+                raise ErrCorrupt(self._pg(f), f"key {i} of the leaf is outside the bounds the separators "
+                                 "on its path give (invariant 2 of §10.3.4)")
             if k < resume or (k == resume and rexcl):
                 raise ErrCorrupt(self._pg(f), f"key {i} of the leaf is out of order with the keys before it")
             resume, rexcl = k, True
