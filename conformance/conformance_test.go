@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -181,4 +182,76 @@ func TestFormatListsVectors(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestReverseReadAgrees reads every vector again with each list iterated
+// backward: a file that reads reads the same records in the other order,
+// and a file that fails fails with the same error (FORMAT.md §10.3.4: a
+// scan's rules hold in both directions).
+func TestReverseReadAgrees(t *testing.T) {
+	raw, err := os.ReadFile("vectors.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range m.Vectors {
+		_, want, _, forwardErr := read(v)
+		got, backErr := readBackward(v)
+		switch {
+		case forwardErr == nil && backErr != nil:
+			t.Errorf("%s: forward reads, backward fails: %v", v.Name, backErr)
+		case forwardErr == nil:
+			for i := range want {
+				slices.Reverse(got[i].Records)
+			}
+			if w, g := fmt.Sprint(want), fmt.Sprint(got); w != g {
+				t.Errorf("%s: backward read differs:\n got %s\nwant %s", v.Name, g, w)
+			}
+		case !errors.Is(backErr, outcomes[v.Expect]):
+			t.Errorf("%s: forward %v, backward %v", v.Name, forwardErr, backErr)
+		}
+	}
+}
+
+// readBackward is read with every list iterated from its last record.
+func readBackward(v Vector) ([]List, error) {
+	opts := scdb.Options{ReadOnly: true, Passphrase: []byte(v.Passphrase)}
+	if v.KeyHex != "" {
+		key, err := hex.DecodeString(v.KeyHex)
+		if err != nil {
+			return nil, err
+		}
+		opts.Key, opts.Passphrase = key, nil
+	}
+	db, err := scdb.Open(filepath.Join(".", v.File), opts)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	names, err := db.Lists()
+	if err != nil {
+		return nil, err
+	}
+	lists := []List{}
+	err = db.View(func(tx *scdb.Tx) error {
+		for _, name := range names {
+			l := List{NameHex: hex.EncodeToString([]byte(name)), Records: []Record{}}
+			for rec, err := range tx.List(name).Reverse() {
+				if err != nil {
+					return err
+				}
+				val, err := rec.Value()
+				if err != nil {
+					return err
+				}
+				l.Records = append(l.Records, Record{IDHex: hex.EncodeToString([]byte(rec.ID())), ValueHex: hex.EncodeToString(val)})
+			}
+			lists = append(lists, l)
+		}
+		return nil
+	})
+	return lists, err
 }
