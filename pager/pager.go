@@ -88,6 +88,7 @@ type Pager struct {
 	runBufs  sync.Pool // sealed buffers for ReadPages, grown to the largest run read
 	closed   atomic.Bool
 	fileSize atomic.Int64 // bytes in the file as far as the pager knows
+	mm       *mapping     // a map to copy sealed pages from, or nil (pread)
 
 	metaSeenMu sync.Mutex // guards metaSeen
 	// metaSeen holds the last sealed bytes of meta pages 1 and 2 that
@@ -155,6 +156,7 @@ func createWith(f File, h *header, dataKey []byte, opts Options, gen uint64) (*P
 		p.zeroKey()
 		return nil, err
 	}
+	p.mm = newMapping(f, p.fileSize.Load())
 	return p, nil
 }
 
@@ -232,6 +234,9 @@ func Open(f File, cred crypt.Credential, opts Options) (*Pager, error) {
 		p.zeroKey()
 		return nil, err
 	}
+	// Mapped only once the open cannot fail: a map holds the file (and so
+	// its lock) open until it is unmapped.
+	p.mm = newMapping(f, p.fileSize.Load())
 	return p, nil
 }
 
@@ -402,6 +407,7 @@ func (p *Pager) chooseMeta(restat bool) (Meta, error, error) {
 			return Meta{}, nil, fmt.Errorf("pager: size: %w", err)
 		}
 		p.fileSize.Store(size)
+		p.mm.grow(size)
 	}
 	if best.PageCount > uint64(size)/uint64(p.pageSize) {
 		return Meta{}, nil, &truncatedError{errs.Corrupt(best.PageCount-1, "file is %d bytes but generation %d needs %d pages of %d (truncated)",
@@ -645,7 +651,11 @@ func (p *Pager) withSealed(pgno uint64, n int, fn func(sealed []byte) error) err
 // readAt reads whole pages starting at pgno; a short read is corruption
 // (a pointer past the end of a truncated file).
 func (p *Pager) readAt(buf []byte, pgno uint64) error {
-	n, err := p.f.ReadAt(buf, int64(pgno)*int64(p.pageSize))
+	off := int64(pgno) * int64(p.pageSize)
+	if off+int64(len(buf)) <= p.fileSize.Load() && p.mm.copyOut(buf, off) {
+		return nil
+	}
+	n, err := p.f.ReadAt(buf, off)
 	if n == len(buf) {
 		return nil
 	}
@@ -755,6 +765,7 @@ func (p *Pager) Commit(m Meta) error {
 	// be damaged later (FORMAT.md §9.1). A failed trim only leaves
 	// unreferenced bytes at the end, and the next commit tries again.
 	_ = p.trim(int64(max(m.PageCount, cur.PageCount)) * int64(p.pageSize))
+	p.mm.grow(p.fileSize.Load())
 	return nil
 }
 
@@ -817,6 +828,7 @@ func (p *Pager) Close() error {
 	defer p.snapMu.Unlock()
 	p.closed.Store(true)
 	p.zeroKey()
+	p.mm.close()
 	return p.f.Close()
 }
 
