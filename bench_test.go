@@ -240,13 +240,3 @@ func BenchmarkOpen(b *testing.B) {
 		})
 	}
 }
-
-func copyFile(b *testing.B, src, dst string) {
-	in, err := os.ReadFile(src)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(dst, in, 0o600); err != nil {
-		b.Fatal(err)
-	}
-}

@@ -3,10 +3,7 @@ package crypt_test
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
-	"io"
-	mrand "math/rand/v2"
 	"testing"
 
 	"golang.org/x/crypto/chacha20poly1305"
@@ -16,14 +13,6 @@ import (
 )
 
 const testPageSize = 1024 // the smallest page size: every byte position is cheap to try
-
-// detRand is a deterministic byte stream for tests that need reproducible
-// nonces and keys.
-func detRand(seed uint64) io.Reader {
-	var s [32]byte
-	binary.LittleEndian.PutUint64(s[:], seed)
-	return mrand.NewChaCha8(s)
-}
 
 func fileID(b byte) [crypt.FileIDSize]byte {
 	var id [crypt.FileIDSize]byte

@@ -248,11 +248,6 @@ func logPage(payload int, prev pager.Ref, seq, freePages uint64, removed, added 
 	return b
 }
 
-type hand struct {
-	pgno    uint64
-	payload []byte
-}
-
 // logFixture is a checkpoint at page 50 (pages 10..14 and 20 free) and two
 // log pages: 60 (takes 10, adds 30..31) and 61 (takes 30, adds 10).
 func logFixture() map[uint64][]byte {

@@ -77,16 +77,6 @@ func (s *runSet) contains(p uint64) bool {
 	return ok
 }
 
-// overlaps reports whether any page of r is in the set.
-func (s *runSet) overlaps(r run) bool {
-	at := s.runs.lowerBound(run{start: r.start})
-	if s.runs.valid(at) && s.runs.at(at).start < r.end() {
-		return true
-	}
-	before, ok := s.runs.prev(at)
-	return ok && s.runs.at(before).end() > r.start
-}
-
 // add puts the pages of r into the set, merging it with the runs it
 // touches. It fails, changing nothing, if any page of r is already in.
 func (s *runSet) add(r run) error {

@@ -267,12 +267,12 @@ func hexKey(b []byte) ([]byte, error) { return parseHexKey(b) }
 
 func TestPassphrases(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "p.scdb")
-	ft := useTerminal(t, "one", "two")
+	useTerminal(t, "one", "two")
 	wantExit(t, env{}, "", exitError, []string{"the two passphrases differ"}, "create", path)
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Fatal("a failed create left a file")
 	}
-	ft = useTerminal(t, "correct horse", "correct horse")
+	ft := useTerminal(t, "correct horse", "correct horse")
 	mustRun(t, env{}, "", "create", path)
 	if len(ft.prompts) != 2 || ft.prompts[0] != "New passphrase for "+path+": " {
 		t.Errorf("create prompted %q", ft.prompts)

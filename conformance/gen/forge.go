@@ -127,14 +127,6 @@ func putRef(b []byte, r pager.Ref) {
 // is a record cell).
 type kv struct{ k, v []byte }
 
-func cellsOf(pairs ...string) []kv {
-	var out []kv
-	for i := 0; i+1 < len(pairs); i += 2 {
-		out = append(out, kv{[]byte(pairs[i]), inlineCell([]byte(pairs[i+1]))})
-	}
-	return out
-}
-
 // leafPayload encodes a leaf (§10.3.2) with the cells in slot order, packed
 // at the end of the payload in that order.
 func leafPayload(cells []kv) []byte {
