@@ -71,17 +71,7 @@ func TestVectors(t *testing.T) {
 
 // read opens a vector's file and reads everything in it.
 func read(v Vector) ([]string, []List, uint64, error) {
-	opts := scdb.Options{ReadOnly: true}
-	if v.KeyHex != "" {
-		key, err := hex.DecodeString(v.KeyHex)
-		if err != nil {
-			return nil, nil, 0, err
-		}
-		opts.Key = key
-	} else {
-		opts.Passphrase = []byte(v.Passphrase)
-	}
-	db, err := scdb.Open(filepath.Join(".", v.File), opts)
+	db, err := openVector(v)
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -216,17 +206,24 @@ func TestReverseReadAgrees(t *testing.T) {
 	}
 }
 
+// openVector opens a vector's file read-only with its credential.
+func openVector(v Vector) (*scdb.DB, error) {
+	opts := scdb.Options{ReadOnly: true}
+	if v.KeyHex == "" {
+		opts.Passphrase = []byte(v.Passphrase)
+		return scdb.Open(filepath.Join(".", v.File), opts)
+	}
+	key, err := hex.DecodeString(v.KeyHex)
+	if err != nil {
+		return nil, err
+	}
+	opts.Key = key
+	return scdb.Open(filepath.Join(".", v.File), opts)
+}
+
 // readBackward is read with every list iterated from its last record.
 func readBackward(v Vector) ([]List, error) {
-	opts := scdb.Options{ReadOnly: true, Passphrase: []byte(v.Passphrase)}
-	if v.KeyHex != "" {
-		key, err := hex.DecodeString(v.KeyHex)
-		if err != nil {
-			return nil, err
-		}
-		opts.Key, opts.Passphrase = key, nil
-	}
-	db, err := scdb.Open(filepath.Join(".", v.File), opts)
+	db, err := openVector(v)
 	if err != nil {
 		return nil, err
 	}

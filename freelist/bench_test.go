@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/streamcrypt/scdb/freelist"
+	"github.com/streamcrypt/scdb/internal/memstore"
 	"github.com/streamcrypt/scdb/pager"
 )
 
@@ -101,9 +102,9 @@ func BenchmarkAllocUnalloc(b *testing.B) {
 	}
 }
 
-// BenchmarkLoadFragmented reads a checkpoint of 60,000 runs from memory:
-// what the first write transaction after an open pays.
-func BenchmarkLoadFragmented(b *testing.B) {
+// fragmentedStore saves a free set of fragRuns one-page runs (every other
+// page of a 2·fragRuns-page stretch) and returns the store and its meta.
+func fragmentedStore(b *testing.B) (*memstore.Store, pager.Meta) {
 	s := newStoreN(payload4k, 3*fragRuns)
 	f := freelist.New()
 	f.Begin(s.Gen(), 0)
@@ -116,7 +117,13 @@ func BenchmarkLoadFragmented(b *testing.B) {
 	for p := first; p < first+2*fragRuns; p += 2 {
 		f.Free(pager.Ref{Page: p, Gen: 1})
 	}
-	m := save(b, f, s)
+	return s, save(b, f, s)
+}
+
+// BenchmarkLoadFragmented reads a checkpoint of 60,000 runs from memory:
+// what the first write transaction after an open pays.
+func BenchmarkLoadFragmented(b *testing.B) {
+	s, m := fragmentedStore(b)
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := freelist.Load(s, m); err != nil {
@@ -129,19 +136,7 @@ func BenchmarkLoadFragmented(b *testing.B) {
 // writer does while readers in other processes may hold older snapshots)
 // and releases them at the next Begin past the hold.
 func BenchmarkHoldRelease(b *testing.B) {
-	s := newStoreN(payload4k, 3*fragRuns)
-	f := freelist.New()
-	f.Begin(s.Gen(), 0)
-	first, err := f.Alloc(2 * fragRuns)
-	if err != nil {
-		b.Fatal(err)
-	}
-	save(b, f, s)
-	f.Begin(s.Gen(), s.Gen()-1)
-	for p := first; p < first+2*fragRuns; p += 2 {
-		f.Free(pager.Ref{Page: p, Gen: 1})
-	}
-	m := save(b, f, s)
+	s, m := fragmentedStore(b)
 	b.ResetTimer()
 	for b.Loop() {
 		g, err := freelist.Load(s, m)
