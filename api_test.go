@@ -1801,8 +1801,8 @@ func TestBugRecordReadsAnotherRecordsValue(t *testing.T) {
 
 // TestBugPutValueAtInlineLimit: for every id length there is one value size
 // that Put and PutReader refuse with ErrTooLarge: the largest value stored
-// inline in the tree cell (on 4 KiB pages, 1344-len(id) bytes; on 1 KiB
-// pages 320-len(id)). Every value size up to MaxValueSize must be storable.
+// inline in the tree cell (on 4 KiB pages, 2020-len(id) bytes; on 1 KiB
+// pages 484-len(id)). Every value size up to MaxValueSize must be storable.
 func TestBugPutValueAtInlineLimit(t *testing.T) {
 	for _, pageSize := range []int{1024, 4096, 65536} {
 		db := newDB(t, scdb.Options{PageSize: pageSize})

@@ -26,7 +26,7 @@ func TestFreelistReadAtFirstWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	value := bytes.Repeat([]byte("v"), 400) // one chain page each
+	value := bytes.Repeat([]byte("v"), 500) // one chain page each (the inline limit is 480 beside a 3-byte id)
 	err = db.Update(func(tx *scdb.Tx) error {
 		for i := range 600 {
 			if err := tx.List("l").Put(fmt.Sprintf("%03d", i), value); err != nil {

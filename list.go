@@ -65,7 +65,7 @@ func decodeListEntry(b []byte) (listEntry, error) {
 func (e listEntry) kept() bool { return e.count > 0 || e.seq > 0 }
 
 // MaxIDSize returns the longest list name or record id, in bytes, for a
-// file of the given page size: 256 at 1 KiB pages, 1280 at the default 4 KiB
+// file of the given page size: 301 at 1 KiB pages, 1325 at the default 4 KiB
 // pages, more at larger pages.
 func MaxIDSize(pageSize int) int { return dirtree.MaxKey(pageSize - 40) }
 

@@ -26,7 +26,7 @@ package scdb_test
 // | flip the same bit after the magic in both header copies (4032 files) | Open: ErrCorrupt naming page 0 |
 // | header copies swapped | last commit |
 // | magic changed in both copies | Open: ErrNotSCDB |
-// | major version 3, checksums fixed | Open: ErrVersion |
+// | major version 4, checksums fixed | Open: ErrVersion |
 // | minor version 1, checksums fixed | Open: ErrVersion |
 // | cipher suite 0, checksums fixed | Open: ErrVersion |
 // | cipher suite 2, checksums fixed | Open: ErrVersion |
@@ -51,7 +51,7 @@ package scdb_test
 // | slot 0 wrapped data key changed, checksums fixed | Open: ErrWrongKey |
 // | empty slot 1 given a non-zero byte, checksums fixed | Open: ErrCorrupt naming page 0 |
 // | checksum changed in both copies | Open: ErrCorrupt naming page 0 |
-// | major version 3 in copy 0 only, its checksum fixed | last commit |
+// | major version 4 in copy 0 only, its checksum fixed | last commit |
 // | header rolled back to its copy from before ReplaceKeySlot | Open: ErrWrongKey; the replaced key opens the last commit (not detectable, SECURITY.md) |
 // | header taken from another file made with the same key | Open: ErrCorrupt naming a meta page (1 or 2) |
 // | flip each bit of the newest meta page (8192 files) | previous commit, Check warns |
@@ -823,7 +823,7 @@ func tamperCases() []tamperCase {
 			b[1], b[513] = 's', 's'
 			return nil
 		}),
-		headerEdit("major version 3", wantVersion, func(h []byte) { h[8] = 3 }),
+		headerEdit("major version 4", wantVersion, func(h []byte) { h[8] = 4 }),
 		headerEdit("minor version 1", wantVersion, func(h []byte) { h[10] = 1 }),
 		headerEdit("cipher suite 0", wantVersion, func(h []byte) { h[12] = 0 }),
 		headerEdit("cipher suite 2", wantVersion, func(h []byte) { h[12] = 2 }),
@@ -852,8 +852,8 @@ func tamperCases() []tamperCase {
 			b[512+504] ^= 1
 			return []uint64{0}
 		}),
-		pageEdit("major version 3 in copy 0 only, its checksum fixed", wantLast, func(t *testing.T, fx *tamperFixture, b []byte) []uint64 {
-			fixHeaders(b, func(h []byte) { h[8] = 3 }, 0)
+		pageEdit("major version 4 in copy 0 only, its checksum fixed", wantLast, func(t *testing.T, fx *tamperFixture, b []byte) []uint64 {
+			fixHeaders(b, func(h []byte) { h[8] = 4 }, 0)
 			return nil
 		}),
 		pageEdit("header rolled back to its copy from before ReplaceKeySlot",

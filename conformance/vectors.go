@@ -7,7 +7,7 @@ package conformance
 
 // Manifest is the content of vectors.json.
 type Manifest struct {
-	Format  string   `json:"format"`  // "scdb 2.0": the format version the vectors are for
+	Format  string   `json:"format"`  // "scdb 3.0": the format version the vectors are for
 	Vectors []Vector `json:"vectors"` // in the order generated
 }
 

@@ -25,21 +25,25 @@ const (
 	maxDepth = 64
 )
 
-// maxLeafCell is the largest leaf cell, slot included: a leaf always holds
-// at least three cells, so splitting an overfull leaf yields two valid
-// leaves.
-func maxLeafCell(payloadSize int) int { return (payloadSize - leafHeader) / 3 }
+// maxLeafCell is the largest leaf cell, slot included: half a leaf's
+// capacity, so a leaf always holds two cells of the largest size and an
+// overfull leaf splits into two that fit. Half rather than a third lets
+// values up to about 2 KB at 4 KiB pages sit in the leaf: a value just over
+// a third of a page would otherwise take a whole chain page to itself.
+func maxLeafCell(payloadSize int) int { return (payloadSize - leafHeader) / 2 }
 
-// maxBranchCell is the same bound for branch cells.
+// maxBranchCell is the largest branch cell, slot included: a third of a
+// branch's capacity, so a branch always holds three separators and splits
+// into two branches of at least one separator each.
 func maxBranchCell(payloadSize int) int { return (payloadSize - branchHeader) / 3 }
 
 // MaxKey returns the largest key, in bytes, a tree on pages of payloadSize
-// bytes stores: 1280 for 4 KiB pages (payload 4056), 256 for 1 KiB pages,
-// 21760 for 64 KiB pages. It returns -1 for an unsupported payload size
+// bytes stores: 1325 for 4 KiB pages (payload 4056), 301 for 1 KiB pages,
+// 21805 for 64 KiB pages. It returns -1 for an unsupported payload size
 // (outside 256..65535).
 //
 // The bound is the smaller of: a branch holding three separators of that
-// length, and a leaf holding three cells of that length each with a 64-byte
+// length, and a leaf holding two cells of that length each with a 64-byte
 // value.
 func MaxKey(payloadSize int) int {
 	if payloadSize < minPayload || payloadSize > maxPayload {
@@ -69,9 +73,11 @@ func MaxValue(payloadSize, keyLen int) int {
 //     sibling: merged when both fit in one node, else their cells are
 //     shared out evenly.
 //   - Checked minimum for a non-root node off the rightmost spine: a leaf
-//     uses more than a third of its capacity, a branch more than a sixth.
-//     Splits and redistributions guarantee these because no cell exceeds a
-//     third of the capacity. Nodes on the rightmost spine (the last child
+//     uses more than a quarter of its capacity, a branch more than a sixth.
+//     Splits and redistributions guarantee these because no leaf cell
+//     exceeds half the capacity and no branch cell a third: sharing more
+//     than a capacity evenly leaves each side at least half of it minus
+//     half the largest cell. Nodes on the rightmost spine (the last child
 //     at every level) are exempt: appends split them unevenly, leaving the
 //     left node full and the new rightmost node small.
 
@@ -82,7 +88,7 @@ func branchCap(payloadSize int) int { return payloadSize - branchHeader }
 // emptier than the format allows.
 func underMinFill(leaf bool, used, payloadSize int) bool {
 	if leaf {
-		return used*3 <= leafCap(payloadSize)
+		return used*4 <= leafCap(payloadSize)
 	}
 	return used*6 <= branchCap(payloadSize)
 }

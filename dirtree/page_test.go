@@ -14,13 +14,13 @@ func TestLimits(t *testing.T) {
 	tests := []struct {
 		pageSize, maxKey, maxValueEmptyKey int
 	}{
-		{1024, 256, 320},
-		{2048, 598, 662},
-		{4096, 1280, 1344},
-		{8192, 2646, 2710},
-		{16384, 5376, 5440},
-		{32768, 10838, 10902},
-		{65536, 21760, 21824},
+		{1024, 301, 484},
+		{2048, 642, 996},
+		{4096, 1325, 2020},
+		{8192, 2690, 4068},
+		{16384, 5421, 8164},
+		{32768, 10882, 16356},
+		{65536, 21805, 32740},
 	}
 	for _, tt := range tests {
 		p := tt.pageSize - 40
@@ -39,10 +39,13 @@ func TestLimits(t *testing.T) {
 		if MaxValue(p, mk+1) != -1 || MaxValue(p, -1) != -1 {
 			t.Errorf("MaxValue(%d) accepts keys longer than MaxKey", p)
 		}
-		// Three largest cells fit in a leaf and three largest separators
-		// in a branch: the premise of every split.
-		if 3*(slotSize+leafCellFixed+mk+MaxValue(p, mk)) > leafCap(p) {
-			t.Errorf("payload %d: three maximal leaf cells do not fit", p)
+		// Two largest cells fit in a leaf and three largest separators
+		// in a branch: the premise of every split. For every key length
+		// the largest cell is the same size, half the leaf's capacity.
+		for _, kl := range []int{0, mk} {
+			if 2*(slotSize+leafCellFixed+kl+MaxValue(p, kl)) > leafCap(p) {
+				t.Errorf("payload %d: two maximal leaf cells with %d-byte keys do not fit", p, kl)
+			}
 		}
 		if 3*(slotSize+branchCellFixed+mk) > branchCap(p) {
 			t.Errorf("payload %d: three maximal separators do not fit", p)

@@ -30,7 +30,7 @@ const (
 
 	// FormatMajor and FormatMinor are the format version this package
 	// reads and writes.
-	FormatMajor = 2
+	FormatMajor = 3
 	FormatMinor = 0
 
 	// Page size bounds, as log2.

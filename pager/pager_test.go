@@ -223,7 +223,7 @@ func TestHeaderFields(t *testing.T) {
 		want  error
 		other error // when only copy 0 is edited, and copy 1 is damaged
 	}{
-		{"major 3", func(h []byte) { h[8] = 3 }, errs.ErrVersion, errs.ErrVersion},
+		{"major 4", func(h []byte) { h[8] = 4 }, errs.ErrVersion, errs.ErrVersion},
 		{"major 1", func(h []byte) { h[8] = 1 }, errs.ErrVersion, errs.ErrVersion},
 		{"minor 1", func(h []byte) { h[10] = 1 }, errs.ErrVersion, errs.ErrVersion},
 		{"flags", func(h []byte) { h[15] = 0x80 }, errs.ErrVersion, errs.ErrVersion},

@@ -89,12 +89,12 @@ func (g *generator) builtHeader() {
 	g.okv("built-std", "§2 §7 §10", "the standard built file every other built vector changes: list \"l\" with ids \"\", \"a\", \"b\" inline and \"c\" (2000 bytes, a 3-page chain), generation 1", img, 1, m)
 
 	// Several fields bad in one copy: the check order of §3.2 decides.
-	g.bad("header-version3-and-shift9", "§3.2", "both copies say major version 3 and page size shift 9 (checksums fixed): the version is checked before the shift",
-		editHeader(img, both, true, func(h []byte) { h[8], h[13] = 3, 9 }), "ErrVersion")
+	g.bad("header-version4-and-shift9", "§3.2", "both copies say major version 4 and page size shift 9 (checksums fixed): the version is checked before the shift",
+		editHeader(img, both, true, func(h []byte) { h[8], h[13] = 4, 9 }), "ErrVersion")
 	g.bad("header-suite2-and-reserved", "§3.2", "both copies have cipher suite 2 and a non-zero reserved byte 480 (checksums fixed): the suite is checked before reserved bytes",
 		editHeader(img, both, true, func(h []byte) { h[12], h[480] = 2, 1 }), "ErrVersion")
-	g.bad("header-checksum-and-version3", "§3.2", "both copies say major version 3 but their checksums were not recomputed: the checksum is checked first",
-		editHeader(img, both, false, func(h []byte) { h[8] = 3 }), "ErrCorrupt")
+	g.bad("header-checksum-and-version4", "§3.2", "both copies say major version 4 but their checksums were not recomputed: the checksum is checked first",
+		editHeader(img, both, false, func(h []byte) { h[8] = 4 }), "ErrCorrupt")
 	g.bad("header-shift9-and-slot-kind", "§3.2", "both copies have page size shift 9 and slot 3 of kind 7 (checksums fixed): both are damage",
 		editHeader(img, both, true, func(h []byte) { h[13], h[64+3*104] = 9, 7 }), "ErrCorrupt")
 	g.bad("header-flags-1", "§3.1 §11", "both copies have flag bit 0 set (checksums fixed)",
@@ -107,9 +107,9 @@ func (g *generator) builtHeader() {
 		editHeader(img, both, true, func(h []byte) { h[56] = 1 }), "ErrCorrupt")
 	g.bad("header-reserved-503", "§3.1 §1", "both copies have reserved byte 503, the last before the checksum, set (checksums fixed)",
 		editHeader(img, both, true, func(h []byte) { h[503] = 0x80 }), "ErrCorrupt")
-	v := editHeader(img, []int{0}, true, func(h []byte) { h[8] = 3 })
+	v := editHeader(img, []int{0}, true, func(h []byte) { h[8] = 4 })
 	v = editHeader(v, []int{1}, false, func(h []byte) { h[100] ^= 1 })
-	g.bad("header-copy0-version3-copy1-damaged", "§3.2", "copy 0 says major version 3 (checksum fixed), copy 1 fails its checksum: no copy is valid, and one failed on a version field",
+	g.bad("header-copy0-version4-copy1-damaged", "§3.2", "copy 0 says major version 4 (checksum fixed), copy 1 fails its checksum: no copy is valid, and one failed on a version field",
 		v, "ErrVersion")
 	g.okv("header-copy0-no-magic", "§3.2", "copy 0's magic is broken (the copy is absent), copy 1 is valid and used",
 		editHeader(img, []int{0}, false, func(h []byte) { h[1] = 's' }), 1, m)
@@ -210,7 +210,7 @@ func (g *generator) builtMeta() {
 		{"meta-page-count-2", "§7", "page count 2, below 3", func(p []byte, _ uint64) { binary.LittleEndian.PutUint64(p[16:], 2) }},
 		{"meta-page-count-over-max", "§7", "page count 2^53 + 1, above 2^(63 - 10)", func(p []byte, _ uint64) { binary.LittleEndian.PutUint64(p[16:], fT+1) }},
 		{"meta-shift-11", "§7", "page size shift 11, the header says 10", func(p []byte, _ uint64) { p[1] = 11 }},
-		{"meta-major-3", "§7", "major version 3", func(p []byte, _ uint64) { p[2] = 3 }},
+		{"meta-major-2", "§7", "major version 2 (the previous format)", func(p []byte, _ uint64) { p[2] = 2 }},
 		{"meta-reserved-4", "§7", "reserved byte 4 set", func(p []byte, _ uint64) { p[4] = 1 }},
 		{"meta-reserved-tail", "§7", "the last reserved byte of the payload set", func(p []byte, _ uint64) { p[fS-1] = 1 }},
 		{"meta-type-4", "§7", "page type 4 (leaf) instead of 1", func(p []byte, _ uint64) { p[0] = 4 }},
@@ -346,7 +346,7 @@ func (g *generator) builtNodes() {
 	}), nil)
 	g.corrupt("leaf-cell-past-end", "§10.3.2.2", "list \"l\"'s last cell says one value byte more than the payload holds", img)
 
-	// Key and value limits at 1 KiB pages: MaxKey 256, MaxValue(S, k) = 320 - k.
+	// Key and value limits at 1 KiB pages: MaxKey 301, MaxValue(S, k) = 484 - k.
 	limit := func(name, desc, expect string, id []byte, cellLen int) {
 		b := newBuilder(name)
 		ls := b.std(nil)
@@ -359,15 +359,15 @@ func (g *generator) builtNodes() {
 			g.corrupt(name, "§10.3.2.3 §10.3.3", desc, b.img)
 		}
 	}
-	limit("key-at-limit", "list \"l\" holds a 256-byte id (MaxKey) with a 63-byte value (cell 64 = MaxValue(984, 256))", "ok", keyed("z", fM), 64)
-	limit("key-over-limit", "list \"l\" holds a 257-byte id, one over MaxKey, with a 10-byte value", "ErrCorrupt", keyed("z", fM+1), 11)
-	limit("value-at-limit", "list \"l\" holds id \"z\" with a 318-byte inline value (cell 319 = MaxValue(984, 1))", "ok", []byte("z"), fV-1)
-	limit("value-over-limit", "list \"l\" holds id \"z\" with a 319-byte inline value (cell 320, one over MaxValue(984, 1))", "ErrCorrupt", []byte("z"), fV)
+	limit("key-at-limit", "list \"l\" holds a 301-byte id (MaxKey) with a 182-byte value (cell 183 = MaxValue(984, 301))", "ok", keyed("z", fM), fV-fM)
+	limit("key-over-limit", "list \"l\" holds a 302-byte id, one over MaxKey, with a 10-byte value", "ErrCorrupt", keyed("z", fM+1), 11)
+	limit("value-at-limit", "list \"l\" holds id \"z\" with a 482-byte inline value (cell 483 = MaxValue(984, 1))", "ok", []byte("z"), fV-1)
+	limit("value-over-limit", "list \"l\" holds id \"z\" with a 483-byte inline value (cell 484, one over MaxValue(984, 1))", "ErrCorrupt", []byte("z"), fV)
 	b := newBuilder("name-over-limit")
 	ls := b.std(nil)
 	ls[0].name = string(keyed("l", fM+1))
 	b.commit(fG, b.dir(fG, edits{}, ls...), nil)
-	g.corrupt("name-over-limit", "§10.3.2.3 §10.3.3", "the directory holds a 257-byte list name, one over MaxKey", b.img)
+	g.corrupt("name-over-limit", "§10.3.2.3 §10.3.3", "the directory holds a 302-byte list name, one over MaxKey", b.img)
 	b = newBuilder("name-empty")
 	ls = b.std(nil)
 	ls[0].name = ""
@@ -396,7 +396,7 @@ func (g *generator) builtNodes() {
 	br("branch-child-wrong-gen", "§6.2", "the branch's child 1 says generation 0; the page was sealed at 1", func(_ *builder, p []byte, kids []pager.Ref) {
 		putRef(p[cell0(p):], pager.Ref{Page: kids[1].Page, Gen: 0})
 	})
-	br("branch-separator-over-limit", "§10.3.2.4 §10.3.3", "the branch's separator is 257 bytes, one over MaxKey", func(_ *builder, p []byte, kids []pager.Ref) {
+	br("branch-separator-over-limit", "§10.3.2.4 §10.3.3", "the branch's separator is 302 bytes, one over MaxKey", func(_ *builder, p []byte, kids []pager.Ref) {
 		copy(p, branchPayload(kids, [][]byte{keyed("m", fM+1)}))
 	})
 	br("branch-separator-past-end", "§10.3.2.2", "the branch's separator length runs past the payload end", func(_ *builder, p []byte, _ []pager.Ref) {

@@ -24,8 +24,8 @@ const (
 	fS = fP - 40         // payload size S
 	fD = fS - 24         // value bytes per chain page D
 	fG = uint64(1)       // generation of the first built commit
-	fM = 256             // MaxKey(984)
-	fV = (fS-4)/3 - 6    // MaxValue(984, 0) = 320
+	fM = 301             // MaxKey(984)
+	fV = (fS-4)/2 - 6    // MaxValue(984, 0) = 484
 	fN = 1 << 40         // MaxSize
 	fR = 1024            // longest run
 	fT = uint64(1 << 53) // MaxPageCount at 1 KiB pages: 2^(63-10)
@@ -100,7 +100,7 @@ func (b *builder) open(pg, gen uint64) []byte {
 func metaPayload(gen, pageCount uint64, tree, free pager.Ref) []byte {
 	p := make([]byte, fS)
 	p[0], p[1] = pager.TypeMeta, 10
-	binary.LittleEndian.PutUint16(p[2:], 2)
+	binary.LittleEndian.PutUint16(p[2:], pager.FormatMajor)
 	binary.LittleEndian.PutUint64(p[8:], gen)
 	binary.LittleEndian.PutUint64(p[16:], pageCount)
 	putRef(p[24:], tree)

@@ -54,7 +54,7 @@ func main() {
 	md, img := workedExample(dir)
 	g.ok("worked-example", "§13", "the file conformance/worked-example.md decrypts by hand: one list \"l\" with one record \"a\" = \"hi\", committed as generation 1", img, scdb.Options{Key: key1}, 1,
 		model{"l": {"a": []byte("hi")}})
-	m := conformance.Manifest{Format: "scdb 2.0", Vectors: g.vectors}
+	m := conformance.Manifest{Format: "scdb 3.0", Vectors: g.vectors}
 	manifest, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		log.Fatal(err)
@@ -206,7 +206,7 @@ func (g *generator) build() {
 	g.fail("not-scdb-empty", "§3.2", "an empty file", []byte{}, keyOpts, "ErrNotSCDB")
 	g.fail("not-scdb-short", "§3.2", "the first 7 bytes of a valid file", img[:7], keyOpts, "ErrNotSCDB")
 
-	for _, major := range []uint16{1, 3} {
+	for _, major := range []uint16{1, 2, 4} {
 		v := slices.Clone(img)
 		for c := 0; c < 2; c++ {
 			binary.LittleEndian.PutUint16(v[c*512+8:], major)
@@ -372,9 +372,9 @@ func (g *generator) buildDeep(opts scdb.Options) {
 }
 
 // buildFreelistLog makes a file whose free set is a checkpoint of two pages
-// and two log pages after it (FORMAT.md §8): 170 values of 317 bytes (one
-// chain page each at 1 KiB pages), every other one deleted, then two
-// 1-record commits.
+// and two log pages after it (FORMAT.md §8): 170 values one byte over the
+// inline limit (one chain page each at 1 KiB pages), every other one
+// deleted, then two 1-record commits.
 func (g *generator) buildFreelistLog(opts scdb.Options) {
 	testhook.Rand = newRand("freelist-log-1k")
 	path := tempPath("freelist-log")
@@ -382,8 +382,10 @@ func (g *generator) buildFreelistLog(opts scdb.Options) {
 	db, err := scdb.Create(path, opts)
 	check(err)
 	m := model{"f": {}}
+	// Ids are 4 bytes ("r000"); the largest inline value is MaxValue - 1.
+	size := dirtree.MaxValue(1024-crypt.Overhead, 4)
 	value := func(i int) []byte {
-		v := pattern(317)
+		v := pattern(size)
 		v[0] = byte(i)
 		return v
 	}

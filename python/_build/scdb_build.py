@@ -26,7 +26,7 @@ def _metadata() -> str:
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
         readme = f.read()
     return (f"Metadata-Version: 2.1\nName: {NAME}\nVersion: {VERSION}\n"
-            "Summary: Read and write scdb files: encrypted, embedded, single-file record stores (format 2.0)\n"
+            "Summary: Read and write scdb files: encrypted, embedded, single-file record stores (format 3.0)\n"
             "Requires-Python: >=3.11\nRequires-Dist: cryptography>=44\n"
             "Description-Content-Type: text/markdown\n\n" + readme)
 

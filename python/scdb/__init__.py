@@ -1,4 +1,4 @@
-"""scdb: encrypted, embedded, single-file record stores (FORMAT.md version 2.0).
+"""scdb: encrypted, embedded, single-file record stores (FORMAT.md version 3.0).
 
     import scdb
     db = scdb.open("my_database.scdb", mode="r", key=KEY)

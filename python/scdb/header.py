@@ -14,7 +14,7 @@ from .errors import ErrCorrupt, ErrKDFLimit, ErrNotSCDB, ErrVersion, ErrWrongKey
 from .xxh64 import xxh64
 
 MAGIC = bytes.fromhex("895343444 20d0a1a".replace(" ", ""))
-FORMAT_MAJOR = 2
+FORMAT_MAJOR = 3
 FORMAT_MINOR = 0
 SUITE_XCHACHA = 1
 MIN_SHIFT, MAX_SHIFT = 10, 16
@@ -93,7 +93,7 @@ def decode_copy(b: bytes) -> Header:
         raise ErrCorrupt(0, "header checksum mismatch")
     major, minor, suite, shift, flags = struct.unpack_from("<HHBBH", b, 8)
     if major != FORMAT_MAJOR or minor != FORMAT_MINOR or flags != 0:
-        raise ErrVersion(f"scdb: file is format {major}.{minor} flags {flags:#x}; this package reads 2.0")
+        raise ErrVersion(f"scdb: file is format {major}.{minor} flags {flags:#x}; this package reads 3.0")
     if suite != SUITE_XCHACHA:
         raise ErrVersion(f"scdb: unknown cipher suite {suite}")
     if not MIN_SHIFT <= shift <= MAX_SHIFT:

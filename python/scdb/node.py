@@ -16,7 +16,8 @@ MAX_DEPTH = 64
 
 
 def max_leaf_cell(S: int) -> int:
-    return (S - 4) // 3
+    # Half a leaf: a leaf holds two cells of the largest size (§10.3.3).
+    return (S - 4) // 2
 
 
 def max_branch_cell(S: int) -> int:

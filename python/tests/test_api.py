@@ -78,10 +78,10 @@ class TestAPI(unittest.TestCase):
             db.drop("")
             self.assertEqual(list(db.lists()), ["l"])
             with self.assertRaises(scdb.ErrTooLarge):
-                db.put("l", "k" * 257, b"")
+                db.put("l", "k" * 302, b"")
             with self.assertRaises(scdb.ErrTooLarge):
-                db.put("n" * 257, "k", b"")
-            db.put("l", "k" * 256, b"v" * 64)
+                db.put("n" * 302, "k", b"")
+            db.put("l", "k" * 301, b"v" * 183)  # MaxKey(984); one byte over the inline limit
             gen = db.generation
         with scdb.open(self.p, key=KEY) as db:
             self.assertEqual(db.generation, gen)

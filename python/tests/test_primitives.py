@@ -22,8 +22,8 @@ class TestXXH64(unittest.TestCase):
     def test_worked_example_checksum(self):
         with open(os.path.join(CONFORMANCE, "vectors", "worked-example.scdb"), "rb") as f:
             d = f.read(1024)
-        self.assertEqual(xxh64(d[:504]), 0x4549DA0B3106212F)
-        self.assertEqual(d[504:512], bytes.fromhex("2f2106310bda4945"))
+        self.assertEqual(xxh64(d[:504]), 0x2298E451392B3C53)
+        self.assertEqual(d[504:512], bytes.fromhex("533c2b3951e49822"))
 
 
 class TestXChaCha(unittest.TestCase):
@@ -74,13 +74,15 @@ class TestSlots(unittest.TestCase):
 
 class TestNodeLayout(unittest.TestCase):
     def test_limits_table(self):
-        table = {1024: (256, 320), 2048: (598, 662), 4096: (1280, 1344), 8192: (2646, 2710),
-                 16384: (5376, 5440), 32768: (10838, 10902), 65536: (21760, 21824)}
-        for P, (mk, mv0) in table.items():
+        table = {1024: (301, 484, 183), 2048: (642, 996, 354), 4096: (1325, 2020, 695),
+                 8192: (2690, 4068, 1378), 16384: (5421, 8164, 2743), 32768: (10882, 16356, 5474),
+                 65536: (21805, 32740, 10935)}
+        for P, (mk, mv0, mvk) in table.items():
             S = P - 40
             self.assertEqual(node.max_key(S), mk)
             self.assertEqual(node.max_value(S, 0), mv0)
-            self.assertEqual(node.max_value(S, mk), 64)
+            self.assertEqual(node.max_value(S, mk), mvk)
+            self.assertEqual(node.max_value(S, mk + 1), -1)
 
     def test_worked_example_leaf_and_branch(self):
         b = node.Node(True, [b"a", b"b"], [b"x", b"yz"]).encode(984)
