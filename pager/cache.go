@@ -8,7 +8,10 @@ import "sync"
 // to the garbage collector, never reused, because callers may still hold
 // them.
 //
-// It keeps two LRU segments. Branch pages (the tree's upper levels, which
+// It keeps two segments, each a CLOCK (second-chance) approximation of LRU:
+// a hit only marks its entry referenced, touching no other entry's memory
+// (a random get's hit path is bound by memory latency), and eviction moves
+// a referenced entry back to the front once instead of evicting it. Branch pages (the tree's upper levels, which
 // every lookup crosses and which are few) go to the hot segment; everything
 // else to the cold one, and eviction takes from the cold segment first. So a
 // stream of leaf misses, as random gets over a file larger than the cache
@@ -32,6 +35,7 @@ type cacheEntry struct {
 	ref        Ref
 	payload    []byte
 	hot        bool
+	hit        bool // read since it last reached the back of its segment
 	prev, next *cacheEntry
 }
 
@@ -78,9 +82,7 @@ func (c *cache) get(ref Ref) []byte {
 	if !ok || e.ref.Gen != ref.Gen {
 		return nil
 	}
-	seg := c.segment(e)
-	seg.remove(e)
-	seg.pushFront(e)
+	e.hit = true
 	return e.payload
 }
 
@@ -106,10 +108,16 @@ func (c *cache) put(ref Ref, payload []byte) {
 	c.segment(e).pushFront(e)
 	c.used += len(payload)
 	for c.used > c.capBytes {
-		if c.cold.n > 0 {
-			c.removeLocked(c.cold.back())
+		seg := &c.cold
+		if seg.n == 0 {
+			seg = &c.hot
+		}
+		if v := seg.back(); v.hit || v == e && seg.n > 1 {
+			v.hit = false // a second chance; the page just put gets one too
+			seg.remove(v)
+			seg.pushFront(v)
 		} else {
-			c.removeLocked(c.hot.back())
+			c.removeLocked(v)
 		}
 	}
 }
