@@ -112,6 +112,8 @@ type DB struct {
 	mu      sync.Mutex     // guards readers
 	readers map[uint64]int // open read snapshots by generation
 
+	gets sync.Pool // of *Tx: Get's private snapshots, recycled (get.go)
+
 	batch   batcher  // the Batch callers waiting for a commit (batch.go)
 	commits notifier // wakes Follow loops at every commit and at Close (follow.go)
 }
@@ -297,24 +299,34 @@ func (db *DB) Begin(writable bool) (*Tx, error) {
 // process may be writing) and announces it to that writer (pager
 // BeginSnapshot).
 func (db *DB) beginRead() (*Tx, error) {
+	meta, err := db.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return newTx(db, meta, false), nil
+}
+
+// snapshot registers a read snapshot of the last commit (see beginRead) and
+// returns its state; endRead withdraws it.
+func (db *DB) snapshot() (pager.Meta, error) {
 	if db.fl != nil {
 		db.mu.Lock()
 		defer db.mu.Unlock()
 		meta := db.p.Meta()
 		db.readers[meta.Gen]++
-		return newTx(db, meta, false), nil
+		return meta, nil
 	}
 	if db.p.ReplacedAt(db.name) {
-		return nil, fmt.Errorf("%s: %w", db.name, ErrReplaced)
+		return pager.Meta{}, fmt.Errorf("%s: %w", db.name, ErrReplaced)
 	}
 	meta, err := db.p.BeginSnapshot()
 	if err != nil {
-		return nil, closedOr(db, err)
+		return pager.Meta{}, closedOr(db, err)
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	db.readers[meta.Gen]++
-	return newTx(db, meta, false), nil
+	return meta, nil
 }
 
 func (db *DB) endRead(gen uint64) {
@@ -361,13 +373,15 @@ func (db *DB) Put(list, id string, value []byte) error {
 
 // Get returns the value of id in list, from a snapshot of its own.
 func (db *DB) Get(list, id string) ([]byte, error) {
-	var v []byte
-	err := db.View(func(tx *Tx) error {
-		var err error
-		v, err = tx.List(list).Get(id)
-		return err
-	})
-	return v, err
+	if db.closed.Load() {
+		return nil, ErrClosed
+	}
+	tx, err := db.beginGet()
+	if err != nil {
+		return nil, err
+	}
+	defer db.endGet(tx)
+	return (&List{tx: tx, name: list}).Get(id)
 }
 
 // Delete removes id from list, in its own transaction.
