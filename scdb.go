@@ -109,8 +109,9 @@ type DB struct {
 	writer     sync.Mutex // held by the one open read-write transaction
 	superseded string     // set by CompactTo: the file that replaces this one; guarded by writer
 
-	mu      sync.Mutex     // guards readers
-	readers map[uint64]int // open read snapshots by generation
+	mu      sync.Mutex     // guards readers and newest
+	readers map[uint64]int // open read snapshots by generation (a count may be 0 at newest)
+	newest  uint64         // the newest generation a snapshot was taken at
 
 	gets sync.Pool // of *Tx: Get's private snapshots, recycled (get.go)
 
@@ -313,7 +314,7 @@ func (db *DB) snapshot() (pager.Meta, error) {
 		db.mu.Lock()
 		defer db.mu.Unlock()
 		meta := db.p.Meta()
-		db.readers[meta.Gen]++
+		db.register(meta.Gen)
 		return meta, nil
 	}
 	if db.p.ReplacedAt(db.name) {
@@ -325,14 +326,27 @@ func (db *DB) snapshot() (pager.Meta, error) {
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.readers[meta.Gen]++
+	db.register(meta.Gen)
 	return meta, nil
+}
+
+// register counts a snapshot at gen; the caller holds mu. The entry of the
+// newest generation stays in the map at count 0 (endRead), so that a run
+// of short snapshots (db.Get) does not delete and insert it every time.
+func (db *DB) register(gen uint64) {
+	if gen > db.newest {
+		if db.readers[db.newest] == 0 {
+			delete(db.readers, db.newest)
+		}
+		db.newest = gen
+	}
+	db.readers[gen]++
 }
 
 func (db *DB) endRead(gen uint64) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	if db.readers[gen]--; db.readers[gen] == 0 {
+	if db.readers[gen]--; db.readers[gen] == 0 && gen != db.newest {
 		delete(db.readers, gen)
 	}
 	db.p.EndSnapshot(gen)
@@ -360,8 +374,10 @@ func (db *DB) oldestSnapshot(committed uint64) uint64 {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	oldest := committed
-	for g := range db.readers {
-		oldest = min(oldest, g)
+	for g, n := range db.readers {
+		if n > 0 {
+			oldest = min(oldest, g)
+		}
 	}
 	return oldest
 }
