@@ -101,6 +101,7 @@ func (l *List) scan(start, step cursorStep, within func(id []byte) bool) iter.Se
 			return
 		}
 		c := ls.tree.Cursor()
+		defer c.Close() // every record copied what it keeps
 		var ra recordAlloc
 		k, v, ok, err := start(c)
 		for ; ok && err == nil && (within == nil || within(k)); k, v, ok, err = step(c) {

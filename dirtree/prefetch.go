@@ -1,6 +1,7 @@
 package dirtree
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/streamcrypt/scdb/pager"
@@ -85,9 +86,16 @@ func newPrefetcher(t *Tree) *prefetcher {
 	return &prefetcher{r: rr, payload: t.payload, skip: int(backoff.Load())}
 }
 
+// batchPool keeps the batches of closed cursors (Cursor.Close) for the
+// next ones: a scan of many short lists then allocates no batch per list.
+var batchPool sync.Pool // of *leafBatch
+
 func (pf *prefetcher) batch() *leafBatch {
 	if b := pf.spare; b != nil {
 		pf.spare = nil
+		return b
+	}
+	if b, ok := batchPool.Get().(*leafBatch); ok && len(b.buf) == prefetchLeaves*pf.payload {
 		return b
 	}
 	return &leafBatch{
@@ -198,6 +206,18 @@ func (pf *prefetcher) fill(b *leafBatch, parent *frame, i, n int) bool {
 		b.refs = append(b.refs, r)
 	}
 	return len(b.refs) > 0
+}
+
+// close gives the batches to batchPool once no goroutine can write to them
+// (drain waits for, or claims, the one in flight).
+func (pf *prefetcher) close() {
+	pf.drain()
+	for _, b := range []*leafBatch{pf.cur, pf.spare} {
+		if b != nil {
+			batchPool.Put(b)
+		}
+	}
+	pf.cur, pf.spare = nil, nil
 }
 
 // drain waits for the batch in flight, if any, and makes it spare.
