@@ -28,7 +28,7 @@ type cache struct {
 	hot      ring // branch pages
 	cold     ring // every other page
 	byPage   map[uint64]*cacheEntry
-	seen     []uint64 // doorkeeper: page numbers missed recently, direct-mapped
+	seen     []uint64 // doorkeeper: page numbers missed recently, direct-mapped; made at the first admit
 }
 
 type cacheEntry struct {
@@ -64,12 +64,6 @@ func newCache(capBytes int) *cache {
 	c := &cache{capBytes: capBytes, byPage: map[uint64]*cacheEntry{}}
 	c.hot.init()
 	c.cold.init()
-	// Twice as many doorkeeper slots as 4 KiB pages fit in the cache.
-	slots := 64
-	for slots < 2*(capBytes>>12) {
-		slots <<= 1
-	}
-	c.seen = make([]uint64, slots)
 	return c
 }
 
@@ -131,6 +125,15 @@ func (c *cache) admit(pgno uint64, typ byte) bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.seen == nil {
+		// Twice as many slots as 4 KiB pages fit in the cache (256 KiB at
+		// the default size): made when a lookup first misses, not at Open.
+		slots := 64
+		for slots < 2*(c.capBytes>>12) {
+			slots <<= 1
+		}
+		c.seen = make([]uint64, slots)
+	}
 	slot := &c.seen[(pgno*0x9E3779B97F4A7C15)>>32&uint64(len(c.seen)-1)]
 	if *slot == pgno {
 		*slot = 0
