@@ -18,9 +18,12 @@ import "sync"
 // cause, never pushes the branches out, and a get decrypts only its leaf.
 //
 // Admission (admit) decides whether a page read into a caller's buffer
-// (Pager.PageInto) earns a cached copy: a branch page always, another page
-// only when it was missed recently already. A page read once, as most
-// leaves of a large file under random gets are, costs no allocation.
+// (Pager.PageInto) earns a cached copy: a branch page always; another page
+// while the cache has room for it without evicting anything (so a cache
+// larger than the pages looked up warms at their first reads), then only
+// when it was missed recently already. Once the cache is full, a page read
+// once, as most leaves of a large file under random gets are, costs no
+// allocation and evicts nothing.
 type cache struct {
 	mu       sync.Mutex
 	capBytes int
@@ -116,15 +119,19 @@ func (c *cache) put(ref Ref, payload []byte) {
 	}
 }
 
-// admit reports whether a page just missed, whose payload starts with
-// type, deserves a cached copy: a branch page, or a page missed recently
-// before (the doorkeeper remembers one page number per slot).
-func (c *cache) admit(pgno uint64, typ byte) bool {
+// admit reports whether a page just missed, of size bytes whose first is
+// type, deserves a cached copy: a branch page, a page that fits without
+// evicting, or a page missed recently before (the doorkeeper remembers one
+// page number per slot).
+func (c *cache) admit(pgno uint64, typ byte, size int) bool {
 	if typ == TypeBranch {
 		return true
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.used+size <= c.capBytes {
+		return true
+	}
 	if c.seen == nil {
 		// Twice as many slots as 4 KiB pages fit in the cache (256 KiB at
 		// the default size): made when a lookup first misses, not at Open.

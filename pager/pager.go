@@ -546,9 +546,9 @@ func (p *Pager) Page(ref Ref) ([]byte, error) {
 // PageInto is Page without the allocation: a page the cache holds is
 // returned from it; a missed page is decrypted into dst (PayloadSize bytes,
 // which the caller owns and may reuse once it is done with the result), and
-// a copy is cached only if the cache admits it (a branch page, or a page
-// missed recently already). The result is either dst or a shared cached
-// slice, never to be modified.
+// a copy is cached only if the cache admits it (a branch page, a page that
+// fits without evicting, or a page missed recently already). The result is
+// either dst or a shared cached slice, never to be modified.
 func (p *Pager) PageInto(ref Ref, dst []byte) ([]byte, error) {
 	if b := p.cache.get(ref); b != nil {
 		return b, nil
@@ -560,7 +560,7 @@ func (p *Pager) PageInto(ref Ref, dst []byte) ([]byte, error) {
 	if err := p.readSealed(ref.Page, ref.Gen, dst); err != nil {
 		return nil, err
 	}
-	if p.cache.admit(ref.Page, dst[0]) {
+	if p.cache.admit(ref.Page, dst[0], len(dst)) {
 		p.cache.put(ref, bytes.Clone(dst))
 	}
 	return dst, nil
