@@ -6,6 +6,7 @@ import (
 	"iter"
 
 	"github.com/streamcrypt/scdb/dirtree"
+	"github.com/streamcrypt/scdb/pager"
 	"github.com/streamcrypt/scdb/record"
 )
 
@@ -100,11 +101,12 @@ func (l *List) scan(start, step cursorStep, within func(id []byte) bool) iter.Se
 			return
 		}
 		c := ls.tree.Cursor()
+		defer c.Close() // every record copied what it keeps
 		var ra recordAlloc
 		k, v, ok, err := start(c)
 		for ; ok && err == nil && (within == nil || within(k)); k, v, ok, err = step(c) {
 			var rec *Record
-			if rec, err = ra.record(l.tx, k, v); err != nil {
+			if rec, err = ra.record(l.tx, ls.entry.root, k, v); err != nil {
 				break
 			}
 			if !yield(rec, nil) {
@@ -135,7 +137,7 @@ const (
 )
 
 // record is newRecord with slab allocation.
-func (ra *recordAlloc) record(tx *Tx, id, cell []byte) (*Record, error) {
+func (ra *recordAlloc) record(tx *Tx, root pager.Ref, id, cell []byte) (*Record, error) {
 	size, err := record.Size(cell)
 	if err != nil {
 		return nil, err
@@ -145,6 +147,11 @@ func (ra *recordAlloc) record(tx *Tx, id, cell []byte) (*Record, error) {
 	}
 	r := &ra.recs[0]
 	ra.recs = ra.recs[1:]
+	if tx.w == nil && len(cell) > 0 && cell[0] == record.TagInline {
+		// An exact copy Value may give away (Record.give).
+		*r = Record{tx: tx, id: string(id), cell: bytes.Clone(cell), size: size, give: true, root: root}
+		return r, nil
+	}
 	var owned []byte
 	if n := len(cell); n > cellArena/4 {
 		owned = bytes.Clone(cell)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -176,6 +177,81 @@ func TestReverseDeletingAsItGoes(t *testing.T) {
 		}
 		if n != 500 || l.Len() != 0 {
 			t.Errorf("deleted %d records backward, %d left; want 500, 0", n, l.Len())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Value returns a copy the caller owns every time: scribbling over one
+// result changes neither a later Value nor Reader, in a read-only snapshot
+// (where a loop's first Value hands over the record's own copy) and in a
+// write transaction.
+func TestValueCopiesAreOwned(t *testing.T) {
+	db := newDB(t)
+	want := map[string][]byte{"a": []byte("small a"), "b": fill(20000, 2), "e": {}, "f": []byte("f")}
+	for id, v := range want {
+		mustPut(t, db, "l", id, v)
+	}
+	check := func(tx *scdb.Tx) error {
+		for rec, err := range tx.List("l").All() {
+			if err != nil {
+				return err
+			}
+			w := want[rec.ID()]
+			for i := range 3 {
+				v, err := rec.Value()
+				if err != nil {
+					return err
+				}
+				if !bytes.Equal(v, w) {
+					return fmt.Errorf("%s: Value %d = %d bytes, want %d", rec.ID(), i, len(v), len(w))
+				}
+				if v == nil {
+					return fmt.Errorf("%s: Value %d is nil", rec.ID(), i)
+				}
+				for j := range v {
+					v[j] ^= 0xff
+				}
+				got, err := io.ReadAll(rec.Reader())
+				if err != nil {
+					return err
+				}
+				if !bytes.Equal(got, w) {
+					return fmt.Errorf("%s: Reader after Value %d read %d changed bytes", rec.ID(), i, len(got))
+				}
+			}
+		}
+		return nil
+	}
+	if err := db.View(check); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(check); err != nil {
+		t.Fatal(err)
+	}
+	// A kept record reads again after its loop moved on.
+	err := db.View(func(tx *scdb.Tx) error {
+		var kept []*scdb.Record
+		for rec, err := range tx.List("l").All() {
+			if err != nil {
+				return err
+			}
+			if _, err := rec.Value(); err != nil {
+				return err
+			}
+			kept = append(kept, rec)
+		}
+		for _, rec := range kept {
+			v, err := rec.Value()
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(v, want[rec.ID()]) {
+				return fmt.Errorf("%s: kept record reads %d bytes", rec.ID(), len(v))
+			}
 		}
 		return nil
 	})

@@ -277,9 +277,16 @@ func (l *List) Bytes() int64 {
 type Record struct {
 	tx   *Tx
 	id   string
-	cell []byte // owned: never a slice of a tree page
+	cell []byte // owned: never a slice of a tree page; nil once Value gave it away (see give)
 	size int64
 	loop bool // from a loop that owns its snapshot (db.Records, Follow)
+	// give is set when cell is an inline cell copied for this record alone,
+	// in a read-only snapshot: the first Value returns the value bytes of
+	// cell itself instead of a second copy, and a later call reads the cell
+	// again from the snapshot (root is the list's tree), which cannot have
+	// changed. A scan then copies each value once, not twice.
+	give bool
+	root pager.Ref
 }
 
 // newRecord copies id and cell, which may belong to a tree page that the
@@ -314,5 +321,34 @@ func (r *Record) Value() ([]byte, error) {
 	if err := r.check(); err != nil {
 		return nil, err
 	}
-	return record.Value(r.tx.rd, r.cell)
+	if r.give {
+		v := r.cell[1:len(r.cell):len(r.cell)]
+		r.cell, r.give = nil, false
+		return v, nil
+	}
+	cell, err := r.cellBytes()
+	if err != nil {
+		return nil, err
+	}
+	return record.Value(r.tx.rd, cell)
+}
+
+// cellBytes returns the record's cell, reading it again from the snapshot
+// if Value gave the record's copy away.
+func (r *Record) cellBytes() ([]byte, error) {
+	if r.cell != nil {
+		return r.cell, nil
+	}
+	cell, ok, err := dirtree.Open(r.tx.rd, r.root).Get([]byte(r.id))
+	if err != nil {
+		return nil, fmt.Errorf("record %q: %w", r.id, err)
+	}
+	if !ok {
+		return nil, errs.Corrupt(r.root.Page, "record %q is gone from its snapshot", r.id)
+	}
+	if size, err := record.Size(cell); err != nil || size != r.size {
+		return nil, errs.Corrupt(r.root.Page, "record %q changed within its snapshot", r.id)
+	}
+	r.cell = bytes.Clone(cell)
+	return r.cell, nil
 }

@@ -12,7 +12,10 @@ import (
 func (r *Record) Reader() *ValueReader {
 	vr := &ValueReader{rec: r}
 	if vr.err = r.check(); vr.err == nil {
-		vr.rd, vr.err = record.NewReader(r.tx.rd, r.cell)
+		var cell []byte
+		if cell, vr.err = r.cellBytes(); vr.err == nil {
+			vr.rd, vr.err = record.NewReader(r.tx.rd, cell)
+		}
 	}
 	return vr
 }

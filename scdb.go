@@ -58,7 +58,7 @@ type Options struct {
 	PageSize   int    // Create only: a power of two from 1024 to 65536; 0 means 4096
 	ReadOnly   bool   // Open only: no writes; the file is shared-locked
 	NoSync     bool   // skip fsync at commit: an application crash loses nothing committed, but a power loss or OS crash may lose recent commits or corrupt the file
-	CacheSize  int    // bytes of decrypted pages kept in memory; 0 means 4 MiB
+	CacheSize  int    // bytes of decrypted pages kept in memory; 0 means 64 MiB, filled only by random lookups that repeat (pager.DefaultCacheSize)
 
 	// MaxKDFMemoryKiB and MaxKDFWork cap the Argon2id work Open pays for
 	// each passphrase slot: at most MaxKDFMemoryKiB of memory, and passes ×
@@ -109,8 +109,11 @@ type DB struct {
 	writer     sync.Mutex // held by the one open read-write transaction
 	superseded string     // set by CompactTo: the file that replaces this one; guarded by writer
 
-	mu      sync.Mutex     // guards readers
-	readers map[uint64]int // open read snapshots by generation
+	mu      sync.Mutex     // guards readers and newest
+	readers map[uint64]int // open read snapshots by generation (a count may be 0 at newest)
+	newest  uint64         // the newest generation a snapshot was taken at
+
+	gets sync.Pool // of *Tx: Get's private snapshots, recycled (get.go)
 
 	batch   batcher  // the Batch callers waiting for a commit (batch.go)
 	commits notifier // wakes Follow loops at every commit and at Close (follow.go)
@@ -297,30 +300,53 @@ func (db *DB) Begin(writable bool) (*Tx, error) {
 // process may be writing) and announces it to that writer (pager
 // BeginSnapshot).
 func (db *DB) beginRead() (*Tx, error) {
+	meta, err := db.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return newTx(db, meta, false), nil
+}
+
+// snapshot registers a read snapshot of the last commit (see beginRead) and
+// returns its state; endRead withdraws it.
+func (db *DB) snapshot() (pager.Meta, error) {
 	if db.fl != nil {
 		db.mu.Lock()
 		defer db.mu.Unlock()
 		meta := db.p.Meta()
-		db.readers[meta.Gen]++
-		return newTx(db, meta, false), nil
+		db.register(meta.Gen)
+		return meta, nil
 	}
 	if db.p.ReplacedAt(db.name) {
-		return nil, fmt.Errorf("%s: %w", db.name, ErrReplaced)
+		return pager.Meta{}, fmt.Errorf("%s: %w", db.name, ErrReplaced)
 	}
 	meta, err := db.p.BeginSnapshot()
 	if err != nil {
-		return nil, closedOr(db, err)
+		return pager.Meta{}, closedOr(db, err)
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.readers[meta.Gen]++
-	return newTx(db, meta, false), nil
+	db.register(meta.Gen)
+	return meta, nil
+}
+
+// register counts a snapshot at gen; the caller holds mu. The entry of the
+// newest generation stays in the map at count 0 (endRead), so that a run
+// of short snapshots (db.Get) does not delete and insert it every time.
+func (db *DB) register(gen uint64) {
+	if gen > db.newest {
+		if db.readers[db.newest] == 0 {
+			delete(db.readers, db.newest)
+		}
+		db.newest = gen
+	}
+	db.readers[gen]++
 }
 
 func (db *DB) endRead(gen uint64) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	if db.readers[gen]--; db.readers[gen] == 0 {
+	if db.readers[gen]--; db.readers[gen] == 0 && gen != db.newest {
 		delete(db.readers, gen)
 	}
 	db.p.EndSnapshot(gen)
@@ -348,8 +374,10 @@ func (db *DB) oldestSnapshot(committed uint64) uint64 {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	oldest := committed
-	for g := range db.readers {
-		oldest = min(oldest, g)
+	for g, n := range db.readers {
+		if n > 0 {
+			oldest = min(oldest, g)
+		}
 	}
 	return oldest
 }
@@ -361,13 +389,15 @@ func (db *DB) Put(list, id string, value []byte) error {
 
 // Get returns the value of id in list, from a snapshot of its own.
 func (db *DB) Get(list, id string) ([]byte, error) {
-	var v []byte
-	err := db.View(func(tx *Tx) error {
-		var err error
-		v, err = tx.List(list).Get(id)
-		return err
-	})
-	return v, err
+	if db.closed.Load() {
+		return nil, ErrClosed
+	}
+	tx, err := db.beginGet()
+	if err != nil {
+		return nil, err
+	}
+	defer db.endGet(tx)
+	return (&List{tx: tx, name: list}).Get(id)
 }
 
 // Delete removes id from list, in its own transaction.

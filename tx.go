@@ -35,6 +35,10 @@ type Tx struct {
 	// lookups into, given back to scratchBufs when it ends.
 	scratch  [4]*[]byte
 	nscratch int
+	// shared, when set, is the one scratch buffer every tree of the
+	// transaction decrypts lookups into (Get's transactions, which use
+	// one lookup's result before the next: get.go).
+	shared []byte
 	// managed is set while Update, View or Batch runs fn with the
 	// transaction: they end it, and Commit and Rollback refuse.
 	managed bool
@@ -67,6 +71,10 @@ var scratchBufs sync.Pool // of *[]byte
 // lend gives t a scratch buffer for its lookups, if the transaction has
 // one left to lend; the buffer returns to the pool when tx ends.
 func (tx *Tx) lend(t *dirtree.Tree) {
+	if tx.shared != nil {
+		t.SetScratch(tx.shared)
+		return
+	}
 	if tx.nscratch == len(tx.scratch) {
 		return
 	}

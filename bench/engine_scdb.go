@@ -1,6 +1,6 @@
 package main
 
-// scdb with its defaults (4 KiB pages, fsync at commit, 4 MiB cache) under a
+// scdb with its defaults (4 KiB pages, fsync at commit, 64 MiB cache) under a
 // raw 32-byte key, written the way its README shows.
 
 import (

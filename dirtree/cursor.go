@@ -106,6 +106,18 @@ func (f *frame) search(key []byte) (int, bool, error) {
 // Cursor returns a cursor over t, positioned nowhere.
 func (t *Tree) Cursor() *Cursor { return &Cursor{t: t, pf: newPrefetcher(t)} }
 
+// Close hands the cursor's read-ahead buffers to later cursors. Neither
+// the cursor nor any slice it returned may be used afterwards. Calling it
+// is optional: an unclosed cursor's buffers are left to the garbage
+// collector.
+func (c *Cursor) Close() {
+	if c.pf != nil {
+		c.pf.close()
+		c.pf = nil
+	}
+	c.stack = nil
+}
+
 func (t *Tree) frameFor(ref pager.Ref) (frame, error) {
 	if n := t.owned(ref); n != nil {
 		return frame{n: n}, nil

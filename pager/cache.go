@@ -8,16 +8,22 @@ import "sync"
 // to the garbage collector, never reused, because callers may still hold
 // them.
 //
-// It keeps two LRU segments. Branch pages (the tree's upper levels, which
+// It keeps two segments, each a CLOCK (second-chance) approximation of LRU:
+// a hit only marks its entry referenced, touching no other entry's memory
+// (a random get's hit path is bound by memory latency), and eviction moves
+// a referenced entry back to the front once instead of evicting it. Branch pages (the tree's upper levels, which
 // every lookup crosses and which are few) go to the hot segment; everything
 // else to the cold one, and eviction takes from the cold segment first. So a
 // stream of leaf misses, as random gets over a file larger than the cache
 // cause, never pushes the branches out, and a get decrypts only its leaf.
 //
 // Admission (admit) decides whether a page read into a caller's buffer
-// (Pager.PageInto) earns a cached copy: a branch page always, another page
-// only when it was missed recently already. A page read once, as most
-// leaves of a large file under random gets are, costs no allocation.
+// (Pager.PageInto) earns a cached copy: a branch page always; another page
+// while the cache has room for it without evicting anything (so a cache
+// larger than the pages looked up warms at their first reads), then only
+// when it was missed recently already. Once the cache is full, a page read
+// once, as most leaves of a large file under random gets are, costs no
+// allocation and evicts nothing.
 type cache struct {
 	mu       sync.Mutex
 	capBytes int
@@ -25,13 +31,14 @@ type cache struct {
 	hot      ring // branch pages
 	cold     ring // every other page
 	byPage   map[uint64]*cacheEntry
-	seen     []uint64 // doorkeeper: page numbers missed recently, direct-mapped
+	seen     []uint64 // doorkeeper: page numbers missed recently, direct-mapped; made at the first admit
 }
 
 type cacheEntry struct {
 	ref        Ref
 	payload    []byte
 	hot        bool
+	hit        bool // read since it last reached the back of its segment
 	prev, next *cacheEntry
 }
 
@@ -60,12 +67,6 @@ func newCache(capBytes int) *cache {
 	c := &cache{capBytes: capBytes, byPage: map[uint64]*cacheEntry{}}
 	c.hot.init()
 	c.cold.init()
-	// Twice as many doorkeeper slots as 4 KiB pages fit in the cache.
-	slots := 64
-	for slots < 2*(capBytes>>12) {
-		slots <<= 1
-	}
-	c.seen = make([]uint64, slots)
 	return c
 }
 
@@ -78,9 +79,7 @@ func (c *cache) get(ref Ref) []byte {
 	if !ok || e.ref.Gen != ref.Gen {
 		return nil
 	}
-	seg := c.segment(e)
-	seg.remove(e)
-	seg.pushFront(e)
+	e.hit = true
 	return e.payload
 }
 
@@ -106,23 +105,42 @@ func (c *cache) put(ref Ref, payload []byte) {
 	c.segment(e).pushFront(e)
 	c.used += len(payload)
 	for c.used > c.capBytes {
-		if c.cold.n > 0 {
-			c.removeLocked(c.cold.back())
+		seg := &c.cold
+		if seg.n == 0 {
+			seg = &c.hot
+		}
+		if v := seg.back(); v.hit || v == e && seg.n > 1 {
+			v.hit = false // a second chance; the page just put gets one too
+			seg.remove(v)
+			seg.pushFront(v)
 		} else {
-			c.removeLocked(c.hot.back())
+			c.removeLocked(v)
 		}
 	}
 }
 
-// admit reports whether a page just missed, whose payload starts with
-// type, deserves a cached copy: a branch page, or a page missed recently
-// before (the doorkeeper remembers one page number per slot).
-func (c *cache) admit(pgno uint64, typ byte) bool {
+// admit reports whether a page just missed, of size bytes whose first is
+// type, deserves a cached copy: a branch page, a page that fits without
+// evicting, or a page missed recently before (the doorkeeper remembers one
+// page number per slot).
+func (c *cache) admit(pgno uint64, typ byte, size int) bool {
 	if typ == TypeBranch {
 		return true
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.used+size <= c.capBytes {
+		return true
+	}
+	if c.seen == nil {
+		// Twice as many slots as 4 KiB pages fit in the cache (256 KiB at
+		// the default size): made when a lookup first misses, not at Open.
+		slots := 64
+		for slots < 2*(c.capBytes>>12) {
+			slots <<= 1
+		}
+		c.seen = make([]uint64, slots)
+	}
 	slot := &c.seen[(pgno*0x9E3779B97F4A7C15)>>32&uint64(len(c.seen)-1)]
 	if *slot == pgno {
 		*slot = 0
