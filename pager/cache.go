@@ -11,9 +11,9 @@ import "sync"
 // It keeps two segments, each a CLOCK (second-chance) approximation of LRU:
 // a hit only marks its entry referenced, touching no other entry's memory
 // (a random get's hit path is bound by memory latency), and eviction moves
-// a referenced entry back to the front once instead of evicting it. Branch pages (the tree's upper levels, which
-// every lookup crosses and which are few) go to the hot segment; everything
-// else to the cold one, and eviction takes from the cold segment first. So a
+// a referenced entry back to the front once instead of evicting it. Branch
+// pages (the tree's upper levels, which every lookup crosses and which are
+// few) go to the hot segment; everything else to the cold one, and eviction takes from the cold segment first. So a
 // stream of leaf misses, as random gets over a file larger than the cache
 // cause, never pushes the branches out, and a get decrypts only its leaf.
 //

@@ -30,15 +30,16 @@ import (
 // DefaultCacheSize is 64 MiB. Each hit saves authenticating and decrypting
 // a page (about 2.6 us for 4 KiB) and copying its sealed bytes out of the
 // file: the OS page cache, which serves unencrypted stores for free, does
-// not help there. The cache fills only with pages that earn a place: branch
-// pages, pages read by write transactions, and leaves a lookup missed twice
-// (a scan's leaves and a huge value's chain bypass it), so streaming and
-// huge values stay at a few MiB of heap whatever the size; only repeated
-// random lookups over a large file grow it to the bound (and the Go heap to
-// about twice that, the GC's headroom). Measured on the issue-9 records
-// (63,000 of 700 B, a 62 MB file, 400,000 random db.Get): 4 MiB reached
-// 0.75x the gets/s of bbolt with per-value XChaCha20-Poly1305, 16 MiB the
-// same, 32 MiB 0.9x, 64 MiB 1.15x (peak heap 25, 50, 85, 114 MB).
+// not help there. Only lookups fill it: branch pages, pages read by write
+// transactions, and the leaves lookups read (all of them while it has room,
+// then those missed twice); a scan's leaves and a value's chain pages
+// bypass it, so streaming and huge values stay at a few MiB of heap
+// whatever the size. Repeated random lookups over a large file grow it to
+// the bound, and the Go heap to about twice that (the GC's headroom).
+// Measured on issue 9's records (63,000 of 700 B, a 62 MB file, 400,000
+// random db.Get), as a ratio to the gets/s of bbolt with per-value
+// XChaCha20-Poly1305: 4 MiB 0.75x, 16 MiB 0.77x, 32 MiB 0.9x, 64 MiB 1.15x
+// (peak heap 25, 50, 85 and 114 MB).
 const (
 	DefaultPageSize  = 4096
 	DefaultCacheSize = 64 << 20
