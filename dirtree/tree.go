@@ -26,6 +26,7 @@ type Tree struct {
 	mod     uint64           // bumped by every change, for cursors
 	buf     []byte           // encode buffer
 	scratch []byte           // Get's page buffer (see SetScratch)
+	bw      behindWriter     // w's write-behind side, when it has one: every node goes through it
 }
 
 // SetScratch gives the tree a buffer of at least one payload that Get
@@ -68,7 +69,11 @@ func Open(r pager.Reader, root pager.Ref) *Tree {
 // Tree may be open on a root at a time: two would share pages without
 // sharing their in-memory nodes.
 func OpenWritable(w pager.Writer, root pager.Ref) *Tree {
-	return &Tree{r: w, w: w, gen: w.Gen(), payload: w.PayloadSize(), root: root, nodes: map[uint64]*node{}}
+	t := &Tree{r: w, w: w, gen: w.Gen(), payload: w.PayloadSize(), root: root, nodes: map[uint64]*node{}}
+	if bw, ok := w.(behindWriter); ok && bw.Behind() != nil {
+		t.bw = bw
+	}
+	return t
 }
 
 // Get returns the value stored under key. The slice is shared with the
@@ -159,7 +164,10 @@ func (t *Tree) Put(key, val []byte) (old []byte, replaced bool, err error) {
 	if old, replaced, err = t.put(root, key, val, 0); err != nil {
 		return nil, false, err
 	}
-	return old, replaced, t.fixRoot(key, true)
+	if err := t.fixRoot(key, true); err != nil {
+		return nil, false, err
+	}
+	return old, replaced, t.writeBehind()
 }
 
 func (t *Tree) put(n *node, key, val []byte, depth int) (old []byte, replaced bool, err error) {
@@ -172,10 +180,12 @@ func (t *Tree) put(n *node, key, val []byte, depth int) (old []byte, replaced bo
 			}
 			_, v := ownedCell(nil, val)
 			n.setVal(i, v)
+			t.touched(n)
 			return old, true, nil
 		}
 		k, v := ownedCell(key, val)
 		n.insertLeaf(i, k, v)
+		t.touched(n)
 		return nil, false, nil
 	}
 	if depth >= maxDepth {
@@ -213,7 +223,10 @@ func (t *Tree) Delete(key []byte) (old []byte, ok bool, err error) {
 	if err := t.del(root, key, 0); err != nil {
 		return nil, false, err
 	}
-	return old, true, t.fixRoot(key, false)
+	if err := t.fixRoot(key, false); err != nil {
+		return nil, false, err
+	}
+	return old, true, t.writeBehind()
 }
 
 func (t *Tree) del(n *node, key []byte, depth int) error {
@@ -223,6 +236,7 @@ func (t *Tree) del(n *node, key []byte, depth int) error {
 			return errs.Corrupt(n.pgno, "key found by lookup is missing from its leaf")
 		}
 		n.removeLeaf(i)
+		t.touched(n)
 		return nil
 	}
 	if depth >= maxDepth {

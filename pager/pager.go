@@ -713,9 +713,14 @@ func (p *Pager) WriteSealed(pgno uint64, sealed []byte) error {
 	if _, err := p.f.WriteAt(sealed, off); err != nil {
 		return fmt.Errorf("pager: write pages %d..%d: %w", pgno, pgno+n-1, err)
 	}
-	// Only the writer grows the file, so load-then-store does not race.
-	if end := off + int64(len(sealed)); end > p.fileSize.Load() {
-		p.fileSize.Store(end)
+	// The writer may write from two goroutines (write-behind): grow the
+	// size only, never back.
+	end := off + int64(len(sealed))
+	for {
+		cur := p.fileSize.Load()
+		if end <= cur || p.fileSize.CompareAndSwap(cur, end) {
+			break
+		}
 	}
 	return nil
 }
