@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
@@ -25,7 +26,8 @@ import (
 // background writer or at commit: the file then opens at the old or the new
 // state, whole), and snapshots read by other goroutines meanwhile. After
 // every transaction the file must hold exactly the model, and Check must
-// find nothing wrong.
+// find nothing wrong. Half the runs use a file on disk, where the
+// background writer also starts the kernel's writeback.
 func TestWriteBehindAsync(t *testing.T) {
 	behindInline.Store(false)
 	defer behindInline.Store(true)
@@ -36,9 +38,19 @@ func TestWriteBehindAsync(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		// Spill often: nodes queued, dropped, then read back.
 		spillBytes = rapid.SampledFrom([]int{16 << 20, 64 << 10, 256 << 10}).Draw(rt, "spill bytes")
-		f := faultfile.New(nil)
+		// A file on disk (Pager.StartWriteback runs) or a faultfile
+		// (faults can be injected).
+		onDisk := rapid.Bool().Draw(rt, "on disk")
 		opts := Options{Key: bytes.Repeat([]byte{0xb7}, 32)}
-		db, err := CreateFile(f, opts)
+		var f *faultfile.File
+		var db *DB
+		var err error
+		if onDisk {
+			db, err = Create(filepath.Join(t.TempDir(), "behind.scdb"), opts)
+		} else {
+			f = faultfile.New(nil)
+			db, err = CreateFile(f, opts)
+		}
 		if err != nil {
 			rt.Fatal(err)
 		}
@@ -48,7 +60,11 @@ func TestWriteBehindAsync(t *testing.T) {
 			next := model.clone()
 			ops := rapid.IntRange(1, 400).Draw(rt, "ops")
 			seed := rapid.Uint64().Draw(rt, "seed")
-			outcome := rapid.SampledFrom([]string{"commit", "commit", "commit", "rollback", "fail write", "fail sync"}).Draw(rt, "outcome")
+			outcomes := []string{"commit", "commit", "commit", "rollback", "fail write", "fail sync"}
+			if f == nil {
+				outcomes = outcomes[:4]
+			}
+			outcome := rapid.SampledFrom(outcomes).Draw(rt, "outcome")
 			failAt := rapid.IntRange(1, 200).Draw(rt, "fail at")
 
 			// Readers of the committed state, while the transaction runs.
@@ -84,8 +100,10 @@ func TestWriteBehindAsync(t *testing.T) {
 				}
 				return nil
 			})
-			f.FailWrite(0)
-			f.FailSync(0)
+			if f != nil {
+				f.FailWrite(0)
+				f.FailSync(0)
+			}
 			readers.Wait()
 			close(readErr)
 			for err := range readErr {
@@ -109,6 +127,7 @@ func TestWriteBehindAsync(t *testing.T) {
 					model = next
 				}
 				f = nil // the reopened file is not the faultfile any more
+				onDisk = false
 			default:
 				rt.Fatalf("transaction %d (%s): %v", txn, outcome, err)
 			}
@@ -123,7 +142,7 @@ func TestWriteBehindAsync(t *testing.T) {
 			if err != nil || len(rep.Problems) > 0 || rep.LeakedPages > 0 {
 				rt.Fatalf("after transaction %d: Check: %v %+v", txn, err, rep)
 			}
-			if f == nil {
+			if f == nil && !onDisk {
 				return // faults need the faultfile: this run is over
 			}
 		}

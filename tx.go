@@ -469,6 +469,9 @@ const (
 	behindWindow = 64
 	behindQueue  = 256
 	behindBatch  = 32
+	// behindWriteback is how many pages the background writer writes
+	// between two calls of Pager.StartWriteback.
+	behindWriteback = 32
 )
 
 // payloadBufs recycles the payloads of queued pages.
@@ -555,6 +558,7 @@ func (w *txWriter) bgLoop(jobs <-chan bgJob) {
 	size := w.p.PageSize()
 	var batch []bgJob
 	var sealed []byte
+	unflushed := 0
 	for job := range jobs {
 		batch = append(batch[:0], job)
 	more:
@@ -591,6 +595,12 @@ func (w *txWriter) bgLoop(jobs <-chan bgJob) {
 		}
 		for _, j := range batch {
 			payloadBufs.Put(j.buf)
+		}
+		// Start the disk on what is written so far: the commit's sync
+		// then waits for less.
+		if unflushed += len(batch); unflushed >= behindWriteback {
+			w.p.StartWriteback()
+			unflushed = 0
 		}
 		w.bh.pending.Add(-len(batch))
 	}
