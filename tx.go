@@ -458,8 +458,9 @@ type bgWriter struct {
 }
 
 type bgJob struct {
-	pgno uint64
-	buf  *[]byte
+	pgno   uint64
+	buf    *[]byte // a payload, or a sealed page
+	sealed bool
 }
 
 // Write-behind: the leaves a transaction keeps unwritten (the window), the
@@ -474,8 +475,16 @@ const (
 	behindWriteback = 32
 )
 
-// payloadBufs recycles the payloads of queued pages.
-var payloadBufs sync.Pool // of *[]byte
+// payloadBufs and sealedBufs recycle the buffers of queued pages.
+var payloadBufs, sealedBufs sync.Pool // of *[]byte
+
+func (j bgJob) recycle() {
+	if j.sealed {
+		sealedBufs.Put(j.buf)
+	} else {
+		payloadBufs.Put(j.buf)
+	}
+}
 
 // behindInline makes write-behind write each queued page at once, on the
 // caller's goroutine. Tests that count, fail or replay the file's writes
@@ -520,13 +529,44 @@ func (w *txWriter) QueuePage(pgno uint64, payload []byte) error {
 		payloadBufs.Put(&payload)
 		return err
 	}
+	w.queue(bgJob{pgno: pgno, buf: &payload})
+	return nil
+}
+
+// QueueSealed seals payload as page pgno now, on the caller's goroutine,
+// and queues the sealed page for the background writer: at commit the
+// caller seals while the writer writes. payload is not retained.
+func (w *txWriter) QueueSealed(pgno uint64, payload []byte) error {
+	if err := w.bh.failed(); err != nil {
+		return err
+	}
+	size := w.p.PageSize()
+	var buf []byte
+	if bp, ok := sealedBufs.Get().(*[]byte); ok && cap(*bp) >= size {
+		buf = (*bp)[:size]
+	} else {
+		buf = make([]byte, size)
+	}
+	if err := w.p.SealPage(buf, pgno, w.gen, payload); err != nil {
+		return err
+	}
+	job := bgJob{pgno: pgno, buf: &buf, sealed: true}
+	if w.bh.inline {
+		err := w.p.WriteSealed(pgno, buf)
+		job.recycle()
+		return err
+	}
+	w.queue(job)
+	return nil
+}
+
+func (w *txWriter) queue(job bgJob) {
 	if w.bh.jobs == nil {
 		w.bh.jobs = make(chan bgJob, behindQueue)
 		go w.bgLoop(w.bh.jobs)
 	}
 	w.bh.pending.Add(1)
-	w.bh.jobs <- bgJob{pgno: pgno, buf: &payload}
-	return nil
+	w.bh.jobs <- job
 }
 
 // WaitQueued returns once every queued page is written.
@@ -551,7 +591,7 @@ func (b *bgWriter) failed() error {
 	return b.err
 }
 
-// bgLoop seals and writes queued pages, a batch of what is waiting at a
+// bgLoop seals (unless sealed) and writes queued pages, a batch of what is waiting at a
 // time: in page order, each page number once (the last payload queued for
 // it), consecutive pages in one write.
 func (w *txWriter) bgLoop(jobs <-chan bgJob) {
@@ -594,7 +634,7 @@ func (w *txWriter) bgLoop(jobs <-chan bgJob) {
 			}
 		}
 		for _, j := range batch {
-			payloadBufs.Put(j.buf)
+			j.recycle()
 		}
 		// Start the disk on what is written so far: the commit's sync
 		// then waits for less.
@@ -611,7 +651,9 @@ func (w *txWriter) bgLoop(jobs <-chan bgJob) {
 func (w *txWriter) writeBatch(batch []bgJob, sealed []byte) error {
 	size := w.p.PageSize()
 	for i, j := range batch {
-		if err := w.p.SealPage(sealed[i*size:(i+1)*size], j.pgno, w.gen, *j.buf); err != nil {
+		if j.sealed {
+			copy(sealed[i*size:(i+1)*size], *j.buf)
+		} else if err := w.p.SealPage(sealed[i*size:(i+1)*size], j.pgno, w.gen, *j.buf); err != nil {
 			return err
 		}
 	}

@@ -219,7 +219,9 @@ func parsePage(ref pager.Ref, b []byte, overlap bool) (n *node, problems []strin
 		if !p.leaf {
 			end = off + branchCellFixed + len(k)
 		}
-		spans = append(spans, extent{off, end})
+		if overlap {
+			spans = append(spans, extent{off, end})
+		}
 		n.keys = append(n.keys, k)
 		if p.leaf {
 			n.vals = append(n.vals, v)

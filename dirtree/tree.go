@@ -1,7 +1,6 @@
 package dirtree
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/streamcrypt/scdb/internal/errs"
@@ -131,8 +130,9 @@ func (t *Tree) readRaw(ref pager.Ref) (rawPage, error) {
 	return openRaw(ref, b)
 }
 
-// Put stores val under key, replacing any value there. old is a copy of the
-// replaced value. A key longer than MaxKey or a value longer than MaxValue
+// Put stores val under key, replacing any value there. old is the replaced
+// value: bytes the tree no longer references and nobody writes to, so the
+// caller may keep it. A key longer than MaxKey or a value longer than MaxValue
 // fails with an error wrapping errs.ErrTooLarge.
 func (t *Tree) Put(key, val []byte) (old []byte, replaced bool, err error) {
 	if err := t.writable(); err != nil {
@@ -174,7 +174,9 @@ func (t *Tree) put(n *node, key, val []byte, depth int) (old []byte, replaced bo
 	if n.leaf {
 		i, found := n.search(key)
 		if found {
-			old = bytes.Clone(n.vals[i])
+			// The replaced bytes are never written to (node.go), so the
+			// caller may keep them without a copy.
+			old = n.vals[i]
 			if old == nil {
 				old = []byte{}
 			}

@@ -225,6 +225,10 @@ type behindWriter interface {
 	// seal and write as page pgno later, in the order queued. It returns an
 	// error of an earlier queued write, if one failed.
 	QueuePage(pgno uint64, payload []byte) error
+	// QueueSealed is QueuePage sealing payload first, on the caller's
+	// goroutine (payload is not retained): for a burst of pages the
+	// caller would otherwise wait for.
+	QueueSealed(pgno uint64, payload []byte) error
 }
 
 // Behind remembers the last leaves that Put and Delete changed in the
@@ -293,8 +297,12 @@ func (t *Tree) writeBehind() error {
 
 // queueChanged hands every changed node to the background writer, in page
 // order (behind the pages queued earlier, so a page queued twice ends up
-// with the last payload).
+// with the last payload), sealed here: a commit waits for the writer
+// right after, so this goroutine seals while the writer writes.
 func (t *Tree) queueChanged() error {
+	if t.buf == nil {
+		t.buf = make([]byte, t.payload)
+	}
 	changed := make([]*node, 0, len(t.nodes))
 	for _, n := range t.nodes {
 		if n.changed {
@@ -306,9 +314,8 @@ func (t *Tree) queueChanged() error {
 		if err := t.checkWrite(n); err != nil {
 			return err
 		}
-		buf := t.bw.PageBuf()
-		n.encode(buf)
-		if err := t.bw.QueuePage(n.pgno, buf); err != nil {
+		n.encode(t.buf)
+		if err := t.bw.QueueSealed(n.pgno, t.buf); err != nil {
 			return err
 		}
 		n.changed = false
