@@ -529,8 +529,7 @@ func (w *txWriter) QueuePage(pgno uint64, payload []byte) error {
 		payloadBufs.Put(&payload)
 		return err
 	}
-	w.queue(bgJob{pgno: pgno, buf: &payload})
-	return nil
+	return w.queue(bgJob{pgno: pgno, buf: &payload})
 }
 
 // QueueSealed seals payload as page pgno now, on the caller's goroutine,
@@ -556,18 +555,29 @@ func (w *txWriter) QueueSealed(pgno uint64, payload []byte) error {
 		job.recycle()
 		return err
 	}
-	w.queue(job)
-	return nil
+	return w.queue(job)
 }
 
-func (w *txWriter) queue(job bgJob) {
+// queue hands job to the background writer, starting it first if needed.
+func (w *txWriter) queue(job bgJob) error {
 	if w.bh.jobs == nil {
+		// Pages WritePage gathered go first: the writer may write one of
+		// them again.
+		if err := w.flush(); err != nil {
+			job.recycle()
+			return err
+		}
 		w.bh.jobs = make(chan bgJob, behindQueue)
 		go w.bgLoop(w.bh.jobs)
 	}
 	w.bh.pending.Add(1)
 	w.bh.jobs <- job
+	return nil
 }
+
+// Writing reports whether the background writer runs: then every page of a
+// tree goes through its queue.
+func (w *txWriter) Writing() bool { return w.bh.jobs != nil }
 
 // WaitQueued returns once every queued page is written.
 func (w *txWriter) WaitQueued() error {

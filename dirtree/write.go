@@ -45,7 +45,7 @@ func (t *Tree) Spill() error {
 func (t *Tree) Dirty() int { return len(t.nodes) }
 
 func (t *Tree) writeNodes() error {
-	if t.bw != nil {
+	if t.bw != nil && t.bw.Writing() {
 		return t.queueChanged()
 	}
 	if t.buf == nil {
@@ -229,6 +229,10 @@ type behindWriter interface {
 	// goroutine (payload is not retained): for a burst of pages the
 	// caller would otherwise wait for.
 	QueueSealed(pgno uint64, payload []byte) error
+	// Writing reports whether queued pages may still be on their way:
+	// until then a tree writes its pages itself (no page of it is
+	// queued), and once it is true every page must go through the queue.
+	Writing() bool
 }
 
 // Behind remembers the last leaves that Put and Delete changed in the
