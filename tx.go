@@ -527,7 +527,7 @@ func (w *txWriter) QueuePage(pgno uint64, payload []byte) error {
 	if w.bh.inline {
 		err := w.writeBatch([]bgJob{{pgno: pgno, buf: &payload}}, make([]byte, w.p.PageSize()))
 		payloadBufs.Put(&payload)
-		return err
+		return w.bh.fail(err)
 	}
 	return w.queue(bgJob{pgno: pgno, buf: &payload})
 }
@@ -547,13 +547,13 @@ func (w *txWriter) QueueSealed(pgno uint64, payload []byte) error {
 		buf = make([]byte, size)
 	}
 	if err := w.p.SealPage(buf, pgno, w.gen, payload); err != nil {
-		return err
+		return w.bh.fail(err)
 	}
 	job := bgJob{pgno: pgno, buf: &buf, sealed: true}
 	if w.bh.inline {
 		err := w.p.WriteSealed(pgno, buf)
 		job.recycle()
-		return err
+		return w.bh.fail(err)
 	}
 	return w.queue(job)
 }
@@ -565,7 +565,7 @@ func (w *txWriter) queue(job bgJob) error {
 		// them again.
 		if err := w.flush(); err != nil {
 			job.recycle()
-			return err
+			return w.bh.fail(err)
 		}
 		w.bh.jobs = make(chan bgJob, behindQueue)
 		go w.bgLoop(w.bh.jobs)
@@ -593,6 +593,20 @@ func (w *txWriter) stopBehind() error {
 		w.bh.jobs = nil
 	}
 	return w.WaitQueued()
+}
+
+// fail records err, if not nil, as the writer's error: every later queue
+// call and the commit fail with it (a queued page that was not written
+// must not be committed). It returns err.
+func (b *bgWriter) fail(err error) error {
+	if err != nil {
+		b.mu.Lock()
+		if b.err == nil {
+			b.err = err
+		}
+		b.mu.Unlock()
+	}
+	return err
 }
 
 func (b *bgWriter) failed() error {
@@ -634,14 +648,7 @@ func (w *txWriter) bgLoop(jobs <-chan bgJob) {
 				keep = append(keep, j)
 			}
 			sealed = slices.Grow(sealed[:0], len(keep)*size)[:len(keep)*size]
-			err := w.writeBatch(keep, sealed)
-			if err != nil {
-				w.bh.mu.Lock()
-				if w.bh.err == nil {
-					w.bh.err = err
-				}
-				w.bh.mu.Unlock()
-			}
+			w.bh.fail(w.writeBatch(keep, sealed))
 		}
 		for _, j := range batch {
 			j.recycle()

@@ -25,7 +25,7 @@ type Tree struct {
 	mod     uint64           // bumped by every change, for cursors
 	buf     []byte           // encode buffer
 	scratch []byte           // Get's page buffer (see SetScratch)
-	bw      behindWriter     // w's write-behind side, when it has one: every node goes through it
+	bw      behindWriter     // w's write-behind side, when it has one
 }
 
 // SetScratch gives the tree a buffer of at least one payload that Get
@@ -167,7 +167,8 @@ func (t *Tree) Put(key, val []byte) (old []byte, replaced bool, err error) {
 	if err := t.fixRoot(key, true); err != nil {
 		return nil, false, err
 	}
-	return old, replaced, t.writeBehind()
+	_ = t.writeBehind() // a failed write fails the commit (behindWriter)
+	return old, replaced, nil
 }
 
 func (t *Tree) put(n *node, key, val []byte, depth int) (old []byte, replaced bool, err error) {
@@ -228,7 +229,8 @@ func (t *Tree) Delete(key []byte) (old []byte, ok bool, err error) {
 	if err := t.fixRoot(key, false); err != nil {
 		return nil, false, err
 	}
-	return old, true, t.writeBehind()
+	_ = t.writeBehind() // a failed write fails the commit (behindWriter)
+	return old, true, nil
 }
 
 func (t *Tree) del(n *node, key []byte, depth int) error {

@@ -223,7 +223,9 @@ type behindWriter interface {
 	PageBuf() []byte
 	// QueuePage takes payload (from PageBuf; the writer owns it now) to
 	// seal and write as page pgno later, in the order queued. It returns an
-	// error of an earlier queued write, if one failed.
+	// error of an earlier queued write, if one failed. A failed write
+	// fails every later call and the commit: the transaction cannot
+	// commit a page that was not written.
 	QueuePage(pgno uint64, payload []byte) error
 	// QueueSealed is QueuePage sealing payload first, on the caller's
 	// goroutine (payload is not retained): for a burst of pages the
@@ -281,7 +283,10 @@ func (t *Tree) touched(n *node) {
 }
 
 // writeBehind queues the leaves that left the window unchanged since. It
-// runs after an operation has left every tree whole.
+// runs after an operation has left every tree whole. An error is not the
+// operation's (it is done, and the tree consistent): the writer keeps it
+// and the commit reports it, so it is only returned for the caller to
+// stop early.
 func (t *Tree) writeBehind() error {
 	if t.bw == nil {
 		return nil
