@@ -26,7 +26,8 @@ import (
 // background writer or at commit: the file then opens at the old or the new
 // state, whole), and snapshots read by other goroutines meanwhile. After
 // every transaction the file must hold exactly the model, and Check must
-// find nothing wrong. Half the runs use a file on disk, where the
+// find nothing wrong; a transaction that did not spill must not have
+// written any page twice. Half the runs use a file on disk, where the
 // background writer also starts the kernel's writeback.
 func TestWriteBehindAsync(t *testing.T) {
 	behindInline.Store(false)
@@ -85,6 +86,10 @@ func TestWriteBehindAsync(t *testing.T) {
 				})
 			}
 
+			logAt := 0
+			if f != nil {
+				logAt = len(f.Log())
+			}
 			switch outcome {
 			case "fail write":
 				f.FailWrite(failAt)
@@ -110,6 +115,11 @@ func TestWriteBehindAsync(t *testing.T) {
 				rt.Fatalf("transaction %d: %v", txn, err)
 			}
 
+			if f != nil && spillBytes == 16<<20 {
+				if p, twice := writtenTwice(f.Log()[logAt:]); twice {
+					rt.Fatalf("transaction %d wrote page %d twice without spilling", txn, p)
+				}
+			}
 			switch {
 			case err == nil:
 				model = next
@@ -150,6 +160,26 @@ func TestWriteBehindAsync(t *testing.T) {
 }
 
 var errRollback = errors.New("roll back")
+
+// writtenTwice finds a data page that ops (one transaction's) wrote twice:
+// write-behind moves a leaf it wrote before it changes again, so only a
+// spill may seal a page number twice at one generation (FORMAT.md §8).
+func writtenTwice(ops []faultfile.Op) (uint64, bool) {
+	const pageSize = 4096
+	seen := map[uint64]bool{}
+	for _, op := range ops {
+		if op.Kind != faultfile.Write || op.Failed || op.Off < 3*pageSize {
+			continue // the header and meta pages are rewritten by design
+		}
+		for p := op.Off / pageSize; p < (op.Off+int64(len(op.Data)))/pageSize; p++ {
+			if seen[uint64(p)] {
+				return uint64(p), true
+			}
+			seen[uint64(p)] = true
+		}
+	}
+	return 0, false
+}
 
 // behindRecs is a model of the file: list -> id -> value.
 type behindRecs map[string]map[string][]byte

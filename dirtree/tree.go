@@ -271,6 +271,9 @@ func (t *Tree) writable() error {
 // freed).
 func (t *Tree) own(ref pager.Ref) (*node, error) {
 	if n := t.owned(ref); n != nil {
+		if n.early {
+			return n, t.move(n)
+		}
 		return n, nil
 	}
 	b, err := t.r.Page(ref)
@@ -290,6 +293,24 @@ func (t *Tree) own(ref pager.Ref) (*node, error) {
 	n.changed = true
 	t.nodes[n.pgno] = n
 	return n, nil
+}
+
+// move gives held node n, which write-behind already wrote, a new page
+// before it changes again, and frees the page written (it becomes free when
+// the transaction commits). So a transaction seals each page number once at
+// its generation (FORMAT.md §8), write-behind or not: a copy of the page
+// taken in the middle of the transaction never passes for a later one.
+// Its parent, changed too, then points at the new page (ownChild, Put).
+func (t *Tree) move(n *node) error {
+	pgno, err := t.w.Alloc(1)
+	if err != nil {
+		return err
+	}
+	t.w.Free(n.ref(t.gen))
+	delete(t.nodes, n.pgno)
+	n.pgno, n.early, n.changed = pgno, false, true
+	t.nodes[pgno] = n
+	return nil
 }
 
 // ownChild owns child i of n and points n at its (possibly new) page.

@@ -81,6 +81,10 @@ func (t *Tree) checkWrite(n *node) error {
 	if n.used > n.capacity(t.payload) || len(n.keys) == 0 {
 		return fmt.Errorf("dirtree: internal error: node %d holds %d cells in %d bytes", n.pgno, len(n.keys), n.used)
 	}
+	if n.early {
+		// Changed after write-behind wrote it, without own moving it.
+		return fmt.Errorf("dirtree: internal error: node %d would be written twice at generation %d", n.pgno, t.gen)
+	}
 	return nil
 }
 
@@ -242,8 +246,9 @@ type behindWriter interface {
 // having been changed again is written then (QueuePage), while the
 // transaction goes on: under random writes most leaves a transaction
 // changes are changed once, and sealing and writing them need not wait
-// for the commit. A leaf changed again after its write is simply written
-// again (in place: the page belongs to the transaction, as after Spill).
+// for the commit. A leaf changed again after its write moves to a new page
+// first (own, move), as a committed page does: no page number is sealed
+// twice at one generation.
 type Behind struct {
 	ring   []behindEntry // oldest at head
 	head   int
@@ -345,5 +350,6 @@ func (t *Tree) queueLeaf(n *node, seq uint64) error {
 		n.changed = true
 		return err
 	}
+	n.early = true
 	return nil
 }
