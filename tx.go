@@ -443,10 +443,11 @@ type txWriter struct {
 }
 
 // bgWriter writes the pages dirtree queues (write-behind) on a goroutine of
-// its own, in the order queued, while the transaction goes on. It runs
-// only with NoSync off: a page written early may be written again in place
-// before commit (a leaf changed after all), which only a synced commit
-// keeps from being seen (FORMAT.md §9.2).
+// its own, in the order queued, while the transaction goes on. A leaf
+// written early that changes again moves to a new page (dirtree), so each
+// page is still sealed once at the transaction's generation. It runs only
+// with NoSync off: NoSync files keep the write path they had (its gain is
+// partly the commit's sync waiting less, which NoSync does not pay).
 type bgWriter struct {
 	decided bool
 	behind  *dirtree.Behind // nil: write-behind is off
