@@ -9,3 +9,8 @@ import (
 // three passes) would dominate their run time. The cost is a property of
 // each slot, so files made this way still open through the real code path.
 func init() { testhook.KDF = &crypt.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1} }
+
+// The model and crash tests count, fail and replay the file's writes by
+// position: write-behind writes on the caller's goroutine, in an order
+// that repeats. TestWriteBehindAsync runs the background writer.
+func init() { behindInline.Store(true) }

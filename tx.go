@@ -1,6 +1,7 @@
 package scdb
 
 import (
+	"cmp"
 	"fmt"
 	"iter"
 	"runtime"
@@ -19,7 +20,7 @@ import (
 // past it they are written to their (uncommitted) pages and dropped, so a
 // transaction of any size runs in bounded memory and still commits
 // atomically.
-const spillBytes = 16 << 20
+var spillBytes = 16 << 20 // a variable for tests only
 
 // Tx is a transaction: a read-only snapshot or the one read-write
 // transaction. A Tx is used by one goroutine at a time.
@@ -30,6 +31,7 @@ type Tx struct {
 	w     *txWriter    // nil when read-only
 	dir   *dirtree.Tree
 	lists map[string]*listState // made at the first list used
+	trees []*dirtree.Tree       // the lists' trees, for maybeSpill to count without a map walk
 	done  bool
 	// scratch holds the page buffers the transaction's trees decrypt
 	// lookups into, given back to scratchBufs when it ends.
@@ -145,6 +147,9 @@ func (tx *Tx) commit() error {
 	if err := tx.w.flush(); err != nil {
 		return err
 	}
+	if err := tx.w.stopBehind(); err != nil {
+		return err
+	}
 	m := pager.Meta{Gen: tx.w.gen, PageCount: fl.PageCount(), Tree: dirRoot, Freelist: flRoot}
 	if err := tx.db.p.Commit(m); err != nil {
 		return err
@@ -181,11 +186,14 @@ func (tx *Tx) release() {
 func (tx *Tx) end() {
 	tx.done = true
 	tx.lists = nil
+	tx.trees = nil
 	tx.giveBack()
 	if tx.w == nil {
 		tx.db.endRead(tx.meta.Gen)
 		return
 	}
+	// No queued write may land once the pages are free to reuse.
+	_ = tx.w.stopBehind()
 	if !tx.w.committed {
 		tx.db.fl.Rollback()
 	}
@@ -314,6 +322,7 @@ func (tx *Tx) list(name string) (*listState, error) {
 		tx.lists = map[string]*listState{}
 	}
 	tx.lists[name] = ls
+	tx.trees = append(tx.trees, ls.tree)
 	return ls, nil
 }
 
@@ -355,8 +364,8 @@ func (tx *Tx) syncDir(flush bool) error {
 // maybeSpill writes dirty tree nodes out when they pass spillBytes.
 func (tx *Tx) maybeSpill() error {
 	dirty := tx.dir.Dirty()
-	for _, ls := range tx.lists {
-		dirty += ls.tree.Dirty()
+	for _, t := range tx.trees {
+		dirty += t.Dirty()
 	}
 	if dirty*tx.rd.PayloadSize() < spillBytes {
 		return nil
@@ -364,8 +373,8 @@ func (tx *Tx) maybeSpill() error {
 	if err := tx.dir.Spill(); err != nil {
 		return err
 	}
-	for _, ls := range tx.lists {
-		if err := ls.tree.Spill(); err != nil {
+	for _, t := range tx.trees {
+		if err := t.Spill(); err != nil {
 			return err
 		}
 	}
@@ -438,6 +447,253 @@ type txWriter struct {
 	run       []byte // sealed pages not yet written, consecutive from runFirst
 	runFirst  uint64
 	sealed    []byte // WritePages' sealed pages
+	bh        bgWriter
+}
+
+// bgWriter writes the pages dirtree queues (write-behind) on a goroutine of
+// its own, in the order queued, while the transaction goes on. A leaf
+// written early that changes again moves to a new page (dirtree), so each
+// page is still sealed once at the transaction's generation. It runs only
+// with NoSync off: NoSync files keep the write path they had (its gain is
+// partly the commit's sync waiting less, which NoSync does not pay).
+type bgWriter struct {
+	decided bool
+	behind  *dirtree.Behind // nil: write-behind is off
+	inline  bool            // write at once (behindInline)
+	jobs    chan bgJob      // nil until the first page is queued
+	pending sync.WaitGroup
+	mu      sync.Mutex
+	err     error // the first failed write
+}
+
+type bgJob struct {
+	pgno   uint64
+	buf    *[]byte // a payload, or a sealed page
+	sealed bool
+}
+
+// Write-behind: the leaves a transaction keeps unwritten (the window), the
+// pages queued at most before QueuePage waits, and the most the writer
+// seals at a time.
+const (
+	behindWindow = 64
+	behindQueue  = 256
+	behindBatch  = 32
+	// behindWriteback is how many pages the background writer writes
+	// between two calls of Pager.StartWriteback.
+	behindWriteback = 32
+)
+
+// payloadBufs and sealedBufs recycle the buffers of queued pages.
+var payloadBufs, sealedBufs sync.Pool // of *[]byte
+
+func (j bgJob) recycle() {
+	if j.sealed {
+		sealedBufs.Put(j.buf)
+	} else {
+		payloadBufs.Put(j.buf)
+	}
+}
+
+// behindInline makes write-behind write each queued page at once, on the
+// caller's goroutine. Tests that count, fail or replay the file's writes
+// (faultfile) need them in an order that repeats from run to run;
+// export_test.go sets it, and a test of its own runs the background writer.
+var behindInline atomic.Bool
+
+// Behind implements dirtree's write-behind. It is off under NoSync (see
+// bgWriter), with a nonce source of the caller's (Options.Rand: test
+// vectors must come out byte for byte the same, which needs one order of
+// seals), and with one core, where a second goroutine has nothing to
+// overlap with.
+func (w *txWriter) Behind() *dirtree.Behind {
+	if !w.bh.decided {
+		w.bh.decided = true
+		o := w.p.Options()
+		if !o.NoSync && o.Rand == nil && (runtime.GOMAXPROCS(0) > 1 || behindInline.Load()) {
+			w.bh.behind = dirtree.NewBehind(behindWindow)
+			w.bh.inline = behindInline.Load()
+		}
+	}
+	return w.bh.behind
+}
+
+// PageBuf returns a payload buffer for QueuePage.
+func (w *txWriter) PageBuf() []byte {
+	n := w.p.PayloadSize()
+	if bp, ok := payloadBufs.Get().(*[]byte); ok && cap(*bp) >= n {
+		return (*bp)[:n]
+	}
+	return make([]byte, n)
+}
+
+// QueuePage queues payload to be sealed and written as page pgno by the
+// background writer.
+func (w *txWriter) QueuePage(pgno uint64, payload []byte) error {
+	if err := w.bh.failed(); err != nil {
+		return err
+	}
+	if w.bh.inline {
+		err := w.writeBatch([]bgJob{{pgno: pgno, buf: &payload}}, make([]byte, w.p.PageSize()))
+		payloadBufs.Put(&payload)
+		return w.bh.fail(err)
+	}
+	return w.queue(bgJob{pgno: pgno, buf: &payload})
+}
+
+// QueueSealed seals payload as page pgno now, on the caller's goroutine,
+// and queues the sealed page for the background writer: at commit the
+// caller seals while the writer writes. payload is not retained.
+func (w *txWriter) QueueSealed(pgno uint64, payload []byte) error {
+	if err := w.bh.failed(); err != nil {
+		return err
+	}
+	size := w.p.PageSize()
+	var buf []byte
+	if bp, ok := sealedBufs.Get().(*[]byte); ok && cap(*bp) >= size {
+		buf = (*bp)[:size]
+	} else {
+		buf = make([]byte, size)
+	}
+	if err := w.p.SealPage(buf, pgno, w.gen, payload); err != nil {
+		return w.bh.fail(err)
+	}
+	job := bgJob{pgno: pgno, buf: &buf, sealed: true}
+	if w.bh.inline {
+		err := w.p.WriteSealed(pgno, buf)
+		job.recycle()
+		return w.bh.fail(err)
+	}
+	return w.queue(job)
+}
+
+// queue hands job to the background writer, starting it first if needed.
+func (w *txWriter) queue(job bgJob) error {
+	if w.bh.jobs == nil {
+		// Pages WritePage gathered go first: the writer may write one of
+		// them again.
+		if err := w.flush(); err != nil {
+			job.recycle()
+			return w.bh.fail(err)
+		}
+		w.bh.jobs = make(chan bgJob, behindQueue)
+		go w.bgLoop(w.bh.jobs)
+	}
+	w.bh.pending.Add(1)
+	w.bh.jobs <- job
+	return nil
+}
+
+// Writing reports whether the background writer runs: then every page of a
+// tree goes through its queue.
+func (w *txWriter) Writing() bool { return w.bh.jobs != nil }
+
+// WaitQueued returns once every queued page is written.
+func (w *txWriter) WaitQueued() error {
+	w.bh.pending.Wait()
+	return w.bh.failed()
+}
+
+// stopBehind waits for the queued pages and ends the background writer:
+// no write of this transaction may land after it ends.
+func (w *txWriter) stopBehind() error {
+	if w.bh.jobs != nil {
+		close(w.bh.jobs)
+		w.bh.jobs = nil
+	}
+	return w.WaitQueued()
+}
+
+// fail records err, if not nil, as the writer's error: every later queue
+// call and the commit fail with it (a queued page that was not written
+// must not be committed). It returns err.
+func (b *bgWriter) fail(err error) error {
+	if err != nil {
+		b.mu.Lock()
+		if b.err == nil {
+			b.err = err
+		}
+		b.mu.Unlock()
+	}
+	return err
+}
+
+func (b *bgWriter) failed() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+// bgLoop seals (unless sealed) and writes queued pages, a batch of what is waiting at a
+// time: in page order, each page number once (the last payload queued for
+// it), consecutive pages in one write.
+func (w *txWriter) bgLoop(jobs <-chan bgJob) {
+	size := w.p.PageSize()
+	var batch []bgJob
+	var sealed []byte
+	unflushed := 0
+	for job := range jobs {
+		batch = append(batch[:0], job)
+	more:
+		for len(batch) < behindBatch {
+			select {
+			case j, ok := <-jobs:
+				if !ok {
+					break more
+				}
+				batch = append(batch, j)
+			default:
+				break more
+			}
+		}
+		if w.bh.failed() == nil {
+			// Stable: of two payloads for one page, the later stays last.
+			slices.SortStableFunc(batch, func(a, b bgJob) int { return cmp.Compare(a.pgno, b.pgno) })
+			keep := batch[:0:0]
+			for i, j := range batch {
+				if i+1 < len(batch) && batch[i+1].pgno == j.pgno {
+					continue
+				}
+				keep = append(keep, j)
+			}
+			sealed = slices.Grow(sealed[:0], len(keep)*size)[:len(keep)*size]
+			w.bh.fail(w.writeBatch(keep, sealed))
+		}
+		for _, j := range batch {
+			j.recycle()
+		}
+		// Start the disk on what is written so far: the commit's sync
+		// then waits for less.
+		if unflushed += len(batch); unflushed >= behindWriteback {
+			w.p.StartWriteback()
+			unflushed = 0
+		}
+		w.bh.pending.Add(-len(batch))
+	}
+}
+
+// writeBatch seals batch (ascending, distinct pages) into sealed and writes
+// it, a run of consecutive pages at a time.
+func (w *txWriter) writeBatch(batch []bgJob, sealed []byte) error {
+	size := w.p.PageSize()
+	for i, j := range batch {
+		if j.sealed {
+			copy(sealed[i*size:(i+1)*size], *j.buf)
+		} else if err := w.p.SealPage(sealed[i*size:(i+1)*size], j.pgno, w.gen, *j.buf); err != nil {
+			return err
+		}
+	}
+	for lo := 0; lo < len(batch); {
+		hi := lo + 1
+		for hi < len(batch) && batch[hi].pgno == batch[hi-1].pgno+1 {
+			hi++
+		}
+		if err := w.p.WriteSealed(batch[lo].pgno, sealed[lo*size:hi*size]); err != nil {
+			return err
+		}
+		lo = hi
+	}
+	return nil
 }
 
 // maxRunBytes bounds the sealed pages a transaction holds before writing.
@@ -447,11 +703,17 @@ func (w *txWriter) Page(ref pager.Ref) ([]byte, error) {
 	if err := w.flush(); err != nil {
 		return nil, err
 	}
+	if err := w.waitOwn(ref.Gen); err != nil {
+		return nil, err
+	}
 	return snapshotReader{w.p, w.fl.PageCount()}.Page(ref)
 }
 
 func (w *txWriter) ReadPages(first pager.Ref, dst []byte) error {
 	if err := w.flush(); err != nil {
+		return err
+	}
+	if err := w.waitOwn(first.Gen); err != nil {
 		return err
 	}
 	return snapshotReader{w.p, w.fl.PageCount()}.ReadPages(first, dst)
@@ -461,7 +723,19 @@ func (w *txWriter) PageInto(ref pager.Ref, dst []byte) ([]byte, error) {
 	if err := w.flush(); err != nil {
 		return nil, err
 	}
+	if err := w.waitOwn(ref.Gen); err != nil {
+		return nil, err
+	}
 	return snapshotReader{w.p, w.fl.PageCount()}.PageInto(ref, dst)
+}
+
+// waitOwn waits for queued writes before a read of a page this
+// transaction wrote (gen): the read must see the last write.
+func (w *txWriter) waitOwn(gen uint64) error {
+	if gen != w.gen || w.bh.jobs == nil {
+		return nil
+	}
+	return w.WaitQueued()
 }
 
 func (w *txWriter) PayloadSize() int            { return w.p.PayloadSize() }

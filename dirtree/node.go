@@ -18,6 +18,8 @@ type node struct {
 	pgno    uint64
 	leaf    bool
 	changed bool        // differs from what its page holds
+	seq     uint64      // Behind's stamp of the last Put or Delete in it
+	early   bool        // written ahead by write-behind: own moves it before it changes again
 	used    int         // bytes of slots and cells
 	keys    [][]byte    // leaf keys, or branch separators
 	vals    [][]byte    // leaf only

@@ -219,7 +219,9 @@ func parsePage(ref pager.Ref, b []byte, overlap bool) (n *node, problems []strin
 		if !p.leaf {
 			end = off + branchCellFixed + len(k)
 		}
-		spans = append(spans, extent{off, end})
+		if overlap {
+			spans = append(spans, extent{off, end})
+		}
 		n.keys = append(n.keys, k)
 		if p.leaf {
 			n.vals = append(n.vals, v)
@@ -285,7 +287,6 @@ func decode(ref pager.Ref, b []byte, payloadSize int) (*node, error) {
 // encode writes n into dst (one payload), cells packed at the end in key
 // order. n must fit.
 func (n *node) encode(dst []byte) {
-	clear(dst)
 	hdr := leafHeader
 	dst[0] = pager.TypeLeaf
 	if !n.leaf {
@@ -293,8 +294,12 @@ func (n *node) encode(dst []byte) {
 		dst[0] = pager.TypeBranch
 		putRef(dst[4:], n.kids[0])
 	}
+	dst[1] = 0
 	le.PutUint16(dst[2:], uint16(len(n.keys)))
 	off := len(dst) - (n.used - slotSize*len(n.keys))
+	// Header, slots and cells are written below and cover the page but
+	// for the gap between slots and cells: only that needs zeroing.
+	clear(dst[hdr+slotSize*len(n.keys) : off])
 	for i, k := range n.keys {
 		le.PutUint16(dst[hdr+slotSize*i:], uint16(off))
 		if n.leaf {

@@ -225,3 +225,30 @@ func TestSeparator(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodeOverwritesEveryByte checks that encode writes the same page
+// into a buffer full of old bytes as into a zeroed one: it zeroes only the
+// gap between slots and cells, and must leave nothing of the old page.
+func TestEncodeOverwritesEveryByte(t *testing.T) {
+	const payload = 4096 - 40
+	leaf := &node{leaf: true}
+	branch := &node{kids: []pager.Ref{{Page: 9, Gen: 2}}}
+	for i := range 7 {
+		leaf.keys = append(leaf.keys, []byte{'k', byte(i)})
+		leaf.vals = append(leaf.vals, bytes.Repeat([]byte{byte(i)}, 100*i))
+		branch.keys = append(branch.keys, []byte{'s', byte(i)})
+		branch.kids = append(branch.kids, pager.Ref{Page: uint64(10 + i), Gen: 1})
+	}
+	for _, n := range []*node{leaf, branch, {leaf: true, keys: [][]byte{{}}, vals: [][]byte{{}}}} {
+		n.used = n.computeUsed()
+		zero, dirty := make([]byte, payload), bytes.Repeat([]byte{0xa5}, payload)
+		n.encode(zero)
+		n.encode(dirty)
+		if !bytes.Equal(zero, dirty) {
+			t.Fatalf("leaf %v: encode over old bytes differs from encode over zeros", n.leaf)
+		}
+		if _, err := decode(pager.Ref{Page: 5, Gen: 3}, dirty, payload); err != nil {
+			t.Fatalf("leaf %v: %v", n.leaf, err)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package dirtree
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/streamcrypt/scdb/internal/errs"
@@ -26,6 +25,7 @@ type Tree struct {
 	mod     uint64           // bumped by every change, for cursors
 	buf     []byte           // encode buffer
 	scratch []byte           // Get's page buffer (see SetScratch)
+	bw      behindWriter     // w's write-behind side, when it has one
 }
 
 // SetScratch gives the tree a buffer of at least one payload that Get
@@ -68,7 +68,11 @@ func Open(r pager.Reader, root pager.Ref) *Tree {
 // Tree may be open on a root at a time: two would share pages without
 // sharing their in-memory nodes.
 func OpenWritable(w pager.Writer, root pager.Ref) *Tree {
-	return &Tree{r: w, w: w, gen: w.Gen(), payload: w.PayloadSize(), root: root, nodes: map[uint64]*node{}}
+	t := &Tree{r: w, w: w, gen: w.Gen(), payload: w.PayloadSize(), root: root, nodes: map[uint64]*node{}}
+	if bw, ok := w.(behindWriter); ok && bw.Behind() != nil {
+		t.bw = bw
+	}
+	return t
 }
 
 // Get returns the value stored under key. The slice is shared with the
@@ -126,8 +130,9 @@ func (t *Tree) readRaw(ref pager.Ref) (rawPage, error) {
 	return openRaw(ref, b)
 }
 
-// Put stores val under key, replacing any value there. old is a copy of the
-// replaced value. A key longer than MaxKey or a value longer than MaxValue
+// Put stores val under key, replacing any value there. old is the replaced
+// value: bytes the tree no longer references and nobody writes to, so the
+// caller may keep it. A key longer than MaxKey or a value longer than MaxValue
 // fails with an error wrapping errs.ErrTooLarge.
 func (t *Tree) Put(key, val []byte) (old []byte, replaced bool, err error) {
 	if err := t.writable(); err != nil {
@@ -159,23 +164,31 @@ func (t *Tree) Put(key, val []byte) (old []byte, replaced bool, err error) {
 	if old, replaced, err = t.put(root, key, val, 0); err != nil {
 		return nil, false, err
 	}
-	return old, replaced, t.fixRoot(key, true)
+	if err := t.fixRoot(key, true); err != nil {
+		return nil, false, err
+	}
+	_ = t.writeBehind() // a failed write fails the commit (behindWriter)
+	return old, replaced, nil
 }
 
 func (t *Tree) put(n *node, key, val []byte, depth int) (old []byte, replaced bool, err error) {
 	if n.leaf {
 		i, found := n.search(key)
 		if found {
-			old = bytes.Clone(n.vals[i])
+			// The replaced bytes are never written to (node.go), so the
+			// caller may keep them without a copy.
+			old = n.vals[i]
 			if old == nil {
 				old = []byte{}
 			}
 			_, v := ownedCell(nil, val)
 			n.setVal(i, v)
+			t.touched(n)
 			return old, true, nil
 		}
 		k, v := ownedCell(key, val)
 		n.insertLeaf(i, k, v)
+		t.touched(n)
 		return nil, false, nil
 	}
 	if depth >= maxDepth {
@@ -213,7 +226,11 @@ func (t *Tree) Delete(key []byte) (old []byte, ok bool, err error) {
 	if err := t.del(root, key, 0); err != nil {
 		return nil, false, err
 	}
-	return old, true, t.fixRoot(key, false)
+	if err := t.fixRoot(key, false); err != nil {
+		return nil, false, err
+	}
+	_ = t.writeBehind() // a failed write fails the commit (behindWriter)
+	return old, true, nil
 }
 
 func (t *Tree) del(n *node, key []byte, depth int) error {
@@ -223,6 +240,7 @@ func (t *Tree) del(n *node, key []byte, depth int) error {
 			return errs.Corrupt(n.pgno, "key found by lookup is missing from its leaf")
 		}
 		n.removeLeaf(i)
+		t.touched(n)
 		return nil
 	}
 	if depth >= maxDepth {
@@ -253,6 +271,9 @@ func (t *Tree) writable() error {
 // freed).
 func (t *Tree) own(ref pager.Ref) (*node, error) {
 	if n := t.owned(ref); n != nil {
+		if n.early {
+			return n, t.move(n)
+		}
 		return n, nil
 	}
 	b, err := t.r.Page(ref)
@@ -272,6 +293,24 @@ func (t *Tree) own(ref pager.Ref) (*node, error) {
 	n.changed = true
 	t.nodes[n.pgno] = n
 	return n, nil
+}
+
+// move gives held node n, which write-behind already wrote, a new page
+// before it changes again, and frees the page written (it becomes free when
+// the transaction commits). So a transaction seals each page number once at
+// its generation (FORMAT.md §8), write-behind or not: a copy of the page
+// taken in the middle of the transaction never passes for a later one.
+// Its parent, changed too, then points at the new page (ownChild, Put).
+func (t *Tree) move(n *node) error {
+	pgno, err := t.w.Alloc(1)
+	if err != nil {
+		return err
+	}
+	t.w.Free(n.ref(t.gen))
+	delete(t.nodes, n.pgno)
+	n.pgno, n.early, n.changed = pgno, false, true
+	t.nodes[pgno] = n
+	return nil
 }
 
 // ownChild owns child i of n and points n at its (possibly new) page.

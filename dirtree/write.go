@@ -1,6 +1,7 @@
 package dirtree
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"sync"
@@ -44,6 +45,9 @@ func (t *Tree) Spill() error {
 func (t *Tree) Dirty() int { return len(t.nodes) }
 
 func (t *Tree) writeNodes() error {
+	if t.bw != nil && t.bw.Writing() {
+		return t.queueChanged()
+	}
 	if t.buf == nil {
 		t.buf = make([]byte, t.payload)
 	}
@@ -76,6 +80,10 @@ func (t *Tree) writeNodes() error {
 func (t *Tree) checkWrite(n *node) error {
 	if n.used > n.capacity(t.payload) || len(n.keys) == 0 {
 		return fmt.Errorf("dirtree: internal error: node %d holds %d cells in %d bytes", n.pgno, len(n.keys), n.used)
+	}
+	if n.early {
+		// Changed after write-behind wrote it, without own moving it.
+		return fmt.Errorf("dirtree: internal error: node %d would be written twice at generation %d", n.pgno, t.gen)
 	}
 	return nil
 }
@@ -205,5 +213,143 @@ func (t *Tree) dropRaw(p *rawPage, depth int, seen map[uint64]bool, fn func([]by
 			return err
 		}
 	}
+	return nil
+}
+
+// behindWriter is the optional pager.Writer side of write-behind: a leaf
+// that the transaction stopped changing is sealed and written on another
+// core while the transaction goes on, instead of all at commit.
+type behindWriter interface {
+	// Behind returns the transaction's window of recently changed leaves,
+	// shared by all its trees; nil turns write-behind off.
+	Behind() *Behind
+	// PageBuf returns a payload buffer for QueuePage.
+	PageBuf() []byte
+	// QueuePage takes payload (from PageBuf; the writer owns it now) to
+	// seal and write as page pgno later, in the order queued. It returns an
+	// error of an earlier queued write, if one failed. A failed write
+	// fails every later call and the commit: the transaction cannot
+	// commit a page that was not written.
+	QueuePage(pgno uint64, payload []byte) error
+	// QueueSealed is QueuePage sealing payload first, on the caller's
+	// goroutine (payload is not retained): for a burst of pages the
+	// caller would otherwise wait for.
+	QueueSealed(pgno uint64, payload []byte) error
+	// Writing reports whether queued pages may still be on their way:
+	// until then a tree writes its pages itself (no page of it is
+	// queued), and once it is true every page must go through the queue.
+	Writing() bool
+}
+
+// Behind remembers the last leaves that Put and Delete changed in the
+// trees of one transaction. A leaf that falls out of the window without
+// having been changed again is written then (QueuePage), while the
+// transaction goes on: under random writes most leaves a transaction
+// changes are changed once, and sealing and writing them need not wait
+// for the commit. A leaf changed again after its write moves to a new page
+// first (own, move), as a committed page does: no page number is sealed
+// twice at one generation.
+type Behind struct {
+	ring   []behindEntry // oldest at head
+	head   int
+	n      int
+	seq    uint64
+	window int
+}
+
+type behindEntry struct {
+	t   *Tree
+	n   *node
+	seq uint64
+}
+
+// NewBehind returns a window of window leaves.
+func NewBehind(window int) *Behind {
+	return &Behind{ring: make([]behindEntry, window+1), window: window}
+}
+
+// touched notes that Put or Delete just changed leaf n.
+func (t *Tree) touched(n *node) {
+	if t.bw == nil {
+		return
+	}
+	b := t.bw.Behind()
+	b.seq++
+	n.seq = b.seq
+	if b.n == len(b.ring) {
+		// Only if writeBehind failed and the transaction went on: forget
+		// the oldest (it is written at Flush like any changed node).
+		b.ring[b.head] = behindEntry{}
+		b.head = (b.head + 1) % len(b.ring)
+		b.n--
+	}
+	b.ring[(b.head+b.n)%len(b.ring)] = behindEntry{t: t, n: n, seq: b.seq}
+	b.n++
+}
+
+// writeBehind queues the leaves that left the window unchanged since. It
+// runs after an operation has left every tree whole. An error is not the
+// operation's (it is done, and the tree consistent): the writer keeps it
+// and the commit reports it, so it is only returned for the caller to
+// stop early.
+func (t *Tree) writeBehind() error {
+	if t.bw == nil {
+		return nil
+	}
+	b := t.bw.Behind()
+	for b.n > b.window {
+		e := b.ring[b.head]
+		b.ring[b.head] = behindEntry{}
+		b.head = (b.head + 1) % len(b.ring)
+		b.n--
+		if err := e.t.queueLeaf(e.n, e.seq); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// queueChanged hands every changed node to the background writer, in page
+// order (behind the pages queued earlier, so a page queued twice ends up
+// with the last payload), sealed here: a commit waits for the writer
+// right after, so this goroutine seals while the writer writes.
+func (t *Tree) queueChanged() error {
+	if t.buf == nil {
+		t.buf = make([]byte, t.payload)
+	}
+	changed := make([]*node, 0, len(t.nodes))
+	for _, n := range t.nodes {
+		if n.changed {
+			changed = append(changed, n)
+		}
+	}
+	slices.SortFunc(changed, func(a, b *node) int { return cmp.Compare(a.pgno, b.pgno) })
+	for _, n := range changed {
+		if err := t.checkWrite(n); err != nil {
+			return err
+		}
+		n.encode(t.buf)
+		if err := t.bw.QueueSealed(n.pgno, t.buf); err != nil {
+			return err
+		}
+		n.changed = false
+	}
+	return nil
+}
+
+// queueLeaf hands leaf n to the background writer if it is still held, has
+// not been changed since stamp seq, and fits its page.
+func (t *Tree) queueLeaf(n *node, seq uint64) error {
+	if n.seq != seq || !n.changed || !n.leaf || t.nodes[n.pgno] != n || t.checkWrite(n) != nil {
+		return nil
+	}
+	buf := t.bw.PageBuf()
+	n.encode(buf)
+	n.changed = false
+	if err := t.bw.QueuePage(n.pgno, buf); err != nil {
+		n.changed = true
+		return err
+	}
+	n.early = true
 	return nil
 }
