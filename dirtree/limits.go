@@ -72,6 +72,9 @@ func MaxValue(payloadSize, keyLen int) int {
 //   - A node that shrinks below half its capacity is rebalanced with a
 //     sibling: merged when both fit in one node, else their cells are
 //     shared out evenly.
+//   - A leaf over its capacity shares its cells evenly with its emptier
+//     sibling when both then fit (balance.go, shareLeaf); otherwise it, or
+//     any overfull node, splits in two.
 //   - Checked minimum for a non-root node off the rightmost spine: a leaf
 //     uses more than a quarter of its capacity, a branch more than a sixth.
 //     Splits and redistributions guarantee these because no leaf cell

@@ -1,0 +1,97 @@
+package dirtree
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/streamcrypt/scdb/pager"
+)
+
+// leafStats counts t's leaves and the bytes their cells and slots use, and
+// fails on any problem Check finds.
+func leafStats(tb fataler, t *Tree) (leaves, used int) {
+	tb.Helper()
+	var bad []string
+	t.Check(CheckFuncs{
+		Page: func(_ pager.Ref, leaf bool) {
+			if leaf {
+				leaves++
+			}
+		},
+		Value:   func(k, v []byte) { used += leafCellSize(k, v) },
+		Problem: func(pgno uint64, msg string) { bad = append(bad, fmt.Sprintf("page %d: %s", pgno, msg)) },
+	})
+	if len(bad) > 0 {
+		tb.Fatalf("Check: %v", bad)
+	}
+	return leaves, used
+}
+
+// TestOverfullLeafSharesWithSibling: a leaf that overflows beside a
+// sibling with room shares its cells with it instead of splitting.
+func TestOverfullLeafSharesWithSibling(t *testing.T) {
+	s, tr := newStore(984)
+	m := model{}
+	put := func(i, size int) {
+		k, v := key64(i), bytes.Repeat([]byte{byte(i)}, size)
+		mustPut(t, tr, k, v)
+		m[string(k)] = v
+	}
+	// Ascending ids: two full leaves of 15 cells of 64 bytes (slot
+	// included), 960 of 980 bytes each.
+	for i := range 30 {
+		put(i, 50)
+	}
+	tr = commit(t, s, tr)
+	if n, _ := leafStats(t, tr); n != 2 {
+		t.Fatalf("fixture: %d leaves, want 2", n)
+	}
+	// The first leaf shrinks to 660 bytes (above half: no rebalance).
+	for i := range 6 {
+		put(i, 0)
+	}
+	tr = commit(t, s, tr)
+	// A value of the second leaf grows it to 1030 bytes.
+	put(20, 120)
+	compare(t, tr, m)
+	if n, _ := leafStats(t, tr); n != 2 {
+		t.Fatalf("%d leaves after the overflow, want 2: the leaf split although its sibling had room", n)
+	}
+	// Both leaves nearly full now: the next overflow splits.
+	for _, i := range []int{0, 1, 2, 3, 4, 5} {
+		put(i, 60)
+	}
+	put(25, 400)
+	compare(t, tr, m)
+	if n, _ := leafStats(t, tr); n != 3 {
+		t.Fatalf("%d leaves after an overflow beside full siblings, want 3", n)
+	}
+}
+
+// TestChurnKeepsLeavesFull: replacing values with values of random sizes,
+// as updates do, leaves the leaves at least 72% full on average (splitting
+// every overfull leaf in halves settles near 68%).
+func TestChurnKeepsLeavesFull(t *testing.T) {
+	s, tr := newStore(4056)
+	rng := rand.New(rand.NewPCG(9, 9))
+	size := func() int { return 100 + rng.IntN(1200) }
+	const n = 4000
+	for i := range n {
+		mustPut(t, tr, key64(i), make([]byte, size()))
+	}
+	tr = commit(t, s, tr)
+	for range 5 {
+		for range n / 5 {
+			mustPut(t, tr, key64(rng.IntN(n)), make([]byte, size()))
+		}
+		tr = commit(t, s, tr)
+	}
+	leaves, used := leafStats(t, tr)
+	fill := float64(used) / float64(leaves*leafCap(4056))
+	t.Logf("%d leaves, %.3f full", leaves, fill)
+	if fill < 0.72 {
+		t.Fatalf("leaves %.3f full on average after churn, want at least 0.72", fill)
+	}
+}
