@@ -66,6 +66,42 @@ func (l *List) Last() (*Record, error) {
 	return nil, fmt.Errorf("list %q: %w", l.name, ErrNotFound)
 }
 
+// Each calls fn for every record of the list in id byte order, with the
+// record's id and whole value in buffers that Each reuses: they are valid
+// only until fn returns (fn may change them; copy what you keep). It is the
+// fast way through a list whose values fit in memory, allocating nothing
+// per record, where All yields a Record that owns its id and value (and
+// reads a large value only when asked). The value buffer grows to the
+// largest value met. Each returns fn's first error as it is, or an error
+// wrapping ErrCorrupt for a damaged page.
+func (l *List) Each(fn func(id, value []byte) error) error {
+	ls, err := l.state()
+	if err != nil {
+		return err
+	}
+	c := ls.tree.Cursor()
+	defer c.Close()
+	var id, value []byte
+	for k, cell, ok, err := c.First(); ; k, cell, ok, err = c.Next() {
+		if err == nil && ok {
+			value, err = record.AppendValue(value[:0], l.tx.rd, cell)
+		}
+		if err != nil {
+			return fmt.Errorf("list %q: %w", l.name, err)
+		}
+		if !ok {
+			return nil
+		}
+		id = append(id[:0], k...)
+		if err := fn(id, value); err != nil {
+			return err
+		}
+		if err := l.tx.check(); err != nil {
+			return fmt.Errorf("list %q: %w", l.name, err)
+		}
+	}
+}
+
 // seek positions a cursor at the first key >= id, or > id when excl is set.
 func seek(id string, excl bool) cursorStep {
 	key := []byte(id)

@@ -68,18 +68,14 @@ func (e *scdbEngine) Scan(fn func(list, id string, value []byte) error) error {
 			}
 			names = append(names, name)
 		}
+		// Each lends the id and value for the call, as the bbolt engine
+		// lends its one decryption buffer: the digest copies nothing.
 		for _, name := range names {
-			for rec, err := range tx.List(name).All() {
-				if err != nil {
-					return err
-				}
-				v, err := rec.Value()
-				if err != nil {
-					return err
-				}
-				if err := fn(name, rec.ID(), v); err != nil {
-					return err
-				}
+			err := tx.List(name).Each(func(id, value []byte) error {
+				return fn(name, string(id), value)
+			})
+			if err != nil {
+				return err
 			}
 		}
 		return nil

@@ -15,36 +15,49 @@ import (
 // wrapping errs.ErrTooLarge; use NewReader for values that should not be
 // held in memory at once.
 func Value(r pager.Reader, cell []byte) ([]byte, error) {
-	value, c, inline, err := decodeCell(cell)
+	v, err := AppendValue([]byte{}, r, cell)
 	if err != nil {
 		return nil, err
 	}
-	if inline {
-		return append([]byte{}, value...), nil
+	return v, nil
+}
+
+// AppendValue appends the whole value cell describes to dst and returns the
+// extended slice, as Value does into a new one: a caller that reuses dst
+// reads values without allocating. On error it returns dst unchanged.
+func AppendValue(dst []byte, r pager.Reader, cell []byte) ([]byte, error) {
+	value, c, inline, err := decodeCell(cell)
+	if err != nil {
+		return dst, err
 	}
-	if c.size > math.MaxInt {
-		return nil, fmt.Errorf("record: value of %d bytes: %w", c.size, errs.ErrTooLarge)
+	if inline {
+		return append(dst, value...), nil
+	}
+	if c.size > math.MaxInt-int64(len(dst)) {
+		return dst, fmt.Errorf("record: value of %d bytes: %w", c.size, errs.ErrTooLarge)
 	}
 	wk, err := newWalker(r, c)
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
 	defer wk.release()
 	// Grow the result as pages arrive, at most doubling, rather than
 	// trusting a size no page has confirmed yet: a damaged cell may claim
 	// a terabyte.
-	out := make([]byte, 0, min(c.size, initialValueCap))
+	base := len(dst)
+	out := slices.Grow(dst, int(min(c.size, initialValueCap)))
 	for {
 		pages, index, err := wk.batch()
 		if err == io.EOF {
 			return out, nil
 		}
 		if err != nil {
-			return nil, err
+			return dst, err
 		}
+		got := len(out) - base
 		if need := len(pages) / wk.g.payload * wk.g.data; cap(out)-len(out) < need {
-			grow := min(c.size, max(2*int64(cap(out)), int64(len(out)+need)))
-			out = slices.Grow(out, int(grow)-len(out))
+			grow := min(c.size, max(2*int64(cap(out)-base), int64(got+need)))
+			out = slices.Grow(out, int(grow)-got)
 		}
 		for i := range len(pages) / wk.g.payload {
 			out = append(out, wk.data(pages, i, index)...)
