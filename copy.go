@@ -77,6 +77,7 @@ func (tx *Tx) AppendSequences() (map[string]uint64, error) {
 	}
 	seqs := map[string]uint64{}
 	c := tx.dir.Cursor()
+	defer c.Close()
 	k, v, ok, err := c.First()
 	for ; ok && err == nil; k, v, ok, err = c.Next() {
 		e, err := decodeListEntry(v)

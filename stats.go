@@ -63,6 +63,7 @@ func (db *DB) Stats() (*Stats, error) {
 		return nil, err
 	}
 	c := tx.dir.Cursor()
+	defer c.Close()
 	k, v, ok, err := c.First()
 	var records, bytes uint64
 	for ; ok && err == nil; k, v, ok, err = c.Next() {

@@ -237,6 +237,7 @@ func (tx *Tx) Lists() iter.Seq2[string, error] {
 			}
 		}
 		c := tx.dir.Cursor()
+		defer c.Close()
 		k, v, ok, err := c.First()
 		for ; ok && err == nil; k, v, ok, err = c.Next() {
 			var count uint64
