@@ -12,5 +12,13 @@ func init() { testhook.KDF = &crypt.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1
 
 // The model and crash tests count, fail and replay the file's writes by
 // position: write-behind writes on the caller's goroutine, in an order
-// that repeats. TestWriteBehindAsync runs the background writer.
+// that repeats. TestWriteBehindAsync and TestCrashWriteBehind run the
+// background writer.
 func init() { behindInline.Store(true) }
+
+// WriteBehindAsync turns the background writer of write-behind on for a
+// test, and returns the function that turns it off again.
+func WriteBehindAsync() (restore func()) {
+	behindInline.Store(false)
+	return func() { behindInline.Store(true) }
+}
