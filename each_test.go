@@ -21,16 +21,12 @@ func eachValue(i int) []byte {
 	return bytes.Repeat([]byte{byte(i)}, 10+i%700)
 }
 
-// TestEach: Each hands every record in id order, inline and chained, in a
-// read snapshot and in a write transaction (seeing its own writes); fn's
-// error ends it and comes back as it is; a list that does not exist has no
-// records.
-func TestEach(t *testing.T) {
-	db := newDB(t)
-	const n = 2000
+// eachFill puts records 0..n-1 of list "l" (ids "%05d") in one transaction.
+func eachFill(t *testing.T, db *scdb.DB, n int, value func(i int) []byte) {
+	t.Helper()
 	err := db.Update(func(tx *scdb.Tx) error {
 		for i := range n {
-			if err := tx.List("l").Put(fmt.Sprintf("%05d", i), eachValue(i)); err != nil {
+			if err := tx.List("l").Put(fmt.Sprintf("%05d", i), value(i)); err != nil {
 				return err
 			}
 		}
@@ -39,6 +35,16 @@ func TestEach(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestEach: Each hands every record in id order, inline and chained, in a
+// read snapshot and in a write transaction (seeing its own writes); fn's
+// error ends it and comes back as it is; a list that does not exist has no
+// records.
+func TestEach(t *testing.T) {
+	db := newDB(t)
+	const n = 2000
+	eachFill(t, db, n, eachValue)
 	check := func(tx *scdb.Tx, want int) error {
 		i := 0
 		err := tx.List("l").Each(func(id, value []byte) error {
@@ -61,7 +67,7 @@ func TestEach(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	err = db.Update(func(tx *scdb.Tx) error {
+	err := db.Update(func(tx *scdb.Tx) error {
 		if err := tx.List("l").Put(fmt.Sprintf("%05d", n), eachValue(n)); err != nil {
 			return err
 		}
@@ -98,17 +104,7 @@ func TestEach(t *testing.T) {
 func TestEachAllocatesNothingPerRecord(t *testing.T) {
 	db := newDB(t)
 	const n = 2000
-	err := db.Update(func(tx *scdb.Tx) error {
-		for i := range n {
-			if err := tx.List("l").Put(fmt.Sprintf("%05d", i), bytes.Repeat([]byte{byte(i)}, 300)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eachFill(t, db, n, func(i int) []byte { return bytes.Repeat([]byte{byte(i)}, 300) })
 	tx, err := db.Begin(false)
 	if err != nil {
 		t.Fatal(err)
