@@ -35,6 +35,9 @@ func (t *Tree) fixChild(n *node, i, before int, key []byte, onPut bool) error {
 		n.insertSep(i, sep, right.ref(t.gen))
 	case c.used < before && c.used*2 < capc && len(n.kids) > 1:
 		return t.rebalance(n, i)
+	case c.leaf && c.used*compactBelowDen < capc*compactBelowNum && len(n.kids) > 1 &&
+		!(onPut && t.onSpine(n, i) && bytes.Compare(key, c.lastKey()) >= 0):
+		return t.compactLeaves(n, i)
 	}
 	return nil
 }
@@ -350,5 +353,119 @@ func (t *Tree) rebalanceBranches(n *node, a int, l, r *node) error {
 	l.used, r.used = l.computeUsed(), r.computeUsed()
 	l.changed, r.changed = true, true
 	n.setSep(a, keys[m])
+	return nil
+}
+
+// A leaf an operation leaves less than 7/10 full looks for a run of up to
+// compactWindow siblings, itself among them, whose cells fit in one leaf
+// fewer (compactLeaves). Sharing and halving splits keep leaves about 74%
+// full under updates that change value sizes at random (records of a few
+// hundred bytes, five to a leaf, leave little room to share); repacking
+// such runs keeps them 82-85% full for about 1.4 extra leaf reads per
+// update and 10% more pages written. Measured by a model of issue 9's
+// churn (63,000 records, five rounds replacing 20%), file ÷ live bytes
+// from 1.50: 1.37 with runs of up to 5 below 7/10, 1.39 with 4, 1.43 with
+// 3; the shortest run that fits first, as it rewrites the fewest pages;
+// raising the threshold to 8/10 bought 0.005 for twice the reads.
+const (
+	compactWindow   = 5
+	compactBelowNum = 7
+	compactBelowDen = 10
+)
+
+// compactLeaves repacks the shortest run of up to compactWindow children
+// of n around leaf child i whose cells fit in one leaf fewer, evenly, and
+// drops the emptied child. Appends never get here: the rightmost leaf fills
+// up by itself.
+func (t *Tree) compactLeaves(n *node, i int) error {
+	lo, hi := max(0, i-compactWindow+1), min(len(n.kids), i+compactWindow)
+	sizes := make([][]int, hi-lo) // of children lo…hi-1, each read once
+	sizesOf := func(j int) ([]int, error) {
+		if s := sizes[j-lo]; s != nil {
+			return s, nil
+		}
+		s, err := t.leafCellSizes(n.kids[j])
+		if err == nil && s == nil {
+			err = errs.Corrupt(n.pgno, "child %d is not a leaf beside leaf child %d", j, i)
+		}
+		sizes[j-lo] = s
+		return s, err
+	}
+	capc := leafCap(t.payload)
+	for k := 2; k <= min(compactWindow, len(n.kids)); k++ {
+		for a := max(0, i-k+1); a <= min(i, len(n.kids)-k); a++ {
+			var all []int
+			total := 0
+			for j := a; j < a+k; j++ {
+				s, err := sizesOf(j)
+				if err != nil {
+					return err
+				}
+				all = append(all, s...)
+				total += sum(s)
+			}
+			if total > (k-1)*capc {
+				continue
+			}
+			if cuts := t.packLeaves(all, k-1); cuts != nil {
+				return t.repackLeaves(n, a, k, cuts)
+			}
+		}
+	}
+	return nil
+}
+
+// packLeaves cuts cells of the given sizes into m leaves as evenly as it
+// can: cuts[p] is the index of the first cell after leaf p. It returns nil
+// if some leaf would be overfull or under the fill minimum.
+func (t *Tree) packLeaves(sizes []int, m int) []int {
+	capc, total := leafCap(t.payload), sum(sizes)
+	cuts := make([]int, m)
+	j, used := 0, 0
+	for p := range m {
+		start := used
+		target := total * (p + 1) / m
+		// Take cells while the leaf gets closer to its share of the bytes.
+		for j < len(sizes) && (p == m-1 || 2*(used+sizes[j]) <= 2*target+sizes[j]) {
+			used += sizes[j]
+			j++
+		}
+		if part := used - start; part > capc || underMinFill(true, part, t.payload) {
+			return nil
+		}
+		cuts[p] = j
+	}
+	return cuts
+}
+
+// repackLeaves shares the cells of children a … a+k−1 of n out as cuts
+// says among the first k−1 of them and frees the last.
+func (t *Tree) repackLeaves(n *node, a, k int, cuts []int) error {
+	var keys, vals [][]byte
+	leaves := make([]*node, k)
+	for j := range k {
+		c, err := t.ownChild(n, a+j)
+		if err != nil {
+			return err
+		}
+		if !c.leaf {
+			return errs.Corrupt(n.pgno, "child %d is not a leaf", a+j)
+		}
+		leaves[j] = c
+		keys = append(keys, c.keys...)
+		vals = append(vals, c.vals...)
+	}
+	prev := 0
+	for p, end := range cuts {
+		c := leaves[p]
+		c.keys, c.vals = keys[prev:end:end], vals[prev:end:end]
+		c.used, c.changed = c.computeUsed(), true
+		prev = end
+	}
+	t.freeNode(leaves[k-1])
+	n.removeSep(a + k - 2)
+	for p := range k - 2 {
+		n.setSep(a+p, separator(leaves[p].lastKey(), leaves[p+1].keys[0]))
+	}
 	return nil
 }
