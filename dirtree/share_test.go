@@ -116,10 +116,45 @@ func TestLeafUnderSevenTenthsRepacksRun(t *testing.T) {
 	compare(t, tr, m)
 }
 
+// TestSplitSpreadsOverSiblings: a leaf that overflows between siblings
+// too full to share with splits, and the halves are then repacked with the
+// siblings into as many leaves as there were, not one more.
+func TestSplitSpreadsOverSiblings(t *testing.T) {
+	s, tr := newStore(984)
+	m := model{}
+	put := func(i, size int) {
+		k, v := key64(i), bytes.Repeat([]byte{byte(i)}, size)
+		mustPut(t, tr, k, v)
+		m[string(k)] = v
+	}
+	// Five full leaves of 15 cells of 64 bytes, 960 of 980 bytes each;
+	// the first shrinks to 760 (78%: no repack).
+	for i := range 75 {
+		put(i, 50)
+	}
+	tr = commit(t, s, tr)
+	for c := range 4 {
+		put(c, 0)
+	}
+	tr = commit(t, s, tr)
+	if n, _ := leafStats(t, tr); n != 5 {
+		t.Fatalf("fixture: %d leaves, want 5", n)
+	}
+	// The middle leaf grows to 1060 bytes; its siblings (960 each) cannot
+	// take half. The first four leaves' 2780 bytes fit in three.
+	put(37, 150)
+	compare(t, tr, m)
+	if n, used := leafStats(t, tr); n != 5 || used != 4700 {
+		t.Fatalf("%d leaves of %d bytes after the overflow, want 5 of 4700", n, used)
+	}
+	tr = commit(t, s, tr)
+	compare(t, tr, m)
+}
+
 // TestChurnKeepsLeavesFull: replacing values with values of random sizes,
-// as updates do, leaves the leaves at least 80% full on average (splitting
+// as updates do, leaves the leaves at least 82% full on average (splitting
 // every overfull leaf in halves settles near 68%, sharing with a sibling
-// near 73%).
+// near 73%, repacking runs of siblings after shrinks near 81%).
 func TestChurnKeepsLeavesFull(t *testing.T) {
 	s, tr := newStore(4056)
 	rng := rand.New(rand.NewPCG(9, 9))
@@ -138,7 +173,7 @@ func TestChurnKeepsLeavesFull(t *testing.T) {
 	leaves, used := leafStats(t, tr)
 	fill := float64(used) / float64(leaves*leafCap(4056))
 	t.Logf("%d leaves, %.3f full", leaves, fill)
-	if fill < 0.80 {
-		t.Fatalf("leaves %.3f full on average after churn, want at least 0.80", fill)
+	if fill < 0.82 {
+		t.Fatalf("leaves %.3f full on average after churn, want at least 0.82", fill)
 	}
 }
