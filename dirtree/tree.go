@@ -26,6 +26,11 @@ type Tree struct {
 	buf     []byte           // encode buffer
 	scratch []byte           // Get's page buffer (see SetScratch)
 	bw      behindWriter     // w's write-behind side, when it has one
+
+	// rawUsed remembers the bytes committed leaves' cells take, for
+	// compactLeaves: a committed page never changes, and a leaf that stays
+	// under 7/10 full looks at the same siblings at every change.
+	rawUsed map[pager.Ref]int
 }
 
 // SetScratch gives the tree a buffer of at least one payload that Get
