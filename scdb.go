@@ -58,7 +58,7 @@ type Options struct {
 	PageSize   int    // Create only: a power of two from 1024 to 65536; 0 means 4096
 	ReadOnly   bool   // Open only: no writes; the file is shared-locked
 	NoSync     bool   // skip fsync at commit: an application crash loses nothing committed, but a power loss or OS crash may lose recent commits or corrupt the file
-	CacheSize  int    // bytes of decrypted pages kept in memory; 0 means 64 MiB, filled only by random lookups that repeat (pager.DefaultCacheSize)
+	CacheSize  int    // bytes of decrypted pages kept in memory; 0 means 64 MiB, filled by lookups and the pages write transactions read, not by scans (pager.DefaultCacheSize)
 
 	// MaxKDFMemoryKiB and MaxKDFWork cap the Argon2id work Open pays for
 	// each passphrase slot: at most MaxKDFMemoryKiB of memory, and passes ×
