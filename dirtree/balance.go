@@ -410,17 +410,36 @@ func (t *Tree) compactLeaves(n *node, i int) error {
 			if total > (k-1)*capc {
 				continue
 			}
-			var all []int
-			for j := a; j < a+k; j++ {
-				s, err := t.leafCellSizes(n.kids[j])
-				if err != nil {
-					return err
-				}
-				all = append(all, s...)
+			keys, vals, err := t.runCells(n, a, k)
+			if err != nil {
+				return err
 			}
-			if cuts := t.packLeaves(all, k-1); cuts != nil {
-				return t.repackLeaves(n, a, k, cuts)
+			sizes := make([]int, len(keys))
+			for x := range keys {
+				sizes[x] = leafCellSize(keys[x], vals[x])
 			}
+			cuts := t.packLeaves(sizes, k-1)
+			if cuts == nil {
+				continue
+			}
+			// The new separators may be longer than the ones they replace.
+			// A run whose repack would leave the parent fuller than it is
+			// or than a node may be is skipped: an overfull parent then
+			// still splits in two valid halves (at most one separator
+			// over, as after a split), whatever the keys' lengths.
+			seps := make([][]byte, k-2)
+			grown := n.used
+			for j := a; j <= a+k-2; j++ {
+				grown -= branchCellSize(n.keys[j])
+			}
+			for p := range seps {
+				seps[p] = separator(keys[cuts[p]-1], keys[cuts[p]])
+				grown += branchCellSize(seps[p])
+			}
+			if grown > max(n.used, branchCap(t.payload)) {
+				continue
+			}
+			return t.repackLeaves(n, a, k, cuts, keys, vals, seps)
 		}
 	}
 	return nil
@@ -446,11 +465,45 @@ func (t *Tree) leafUsed(n *node, j int) (int, error) {
 	if sizes == nil {
 		return 0, errs.Corrupt(n.pgno, "child %d is not a leaf beside a leaf", j)
 	}
-	if t.rawUsed == nil {
-		t.rawUsed = map[pager.Ref]int{}
+	u := sum(sizes)
+	if ref.Gen != t.gen {
+		// Only pages of earlier commits never change; a page of this
+		// transaction that Spill dropped may be rewritten or reused.
+		if t.rawUsed == nil {
+			t.rawUsed = map[pager.Ref]int{}
+		}
+		t.rawUsed[ref] = u
 	}
-	t.rawUsed[ref] = sum(sizes)
-	return t.rawUsed[ref], nil
+	return u, nil
+}
+
+// runCells returns the keys and values of leaf children a … a+k−1 of n,
+// in order, reading the leaves it does not hold without taking them. Keys
+// out of order across two leaves, which separators that lie about their
+// children allow, are corruption: joined, they would make a leaf whose
+// keys are out of order.
+func (t *Tree) runCells(n *node, a, k int) (keys, vals [][]byte, err error) {
+	for j := a; j < a+k; j++ {
+		m := t.owned(n.kids[j])
+		if m == nil {
+			b, err := t.r.Page(n.kids[j])
+			if err != nil {
+				return nil, nil, err
+			}
+			if m, err = decode(n.kids[j], b, t.payload); err != nil {
+				return nil, nil, err
+			}
+		}
+		if !m.leaf {
+			return nil, nil, errs.Corrupt(n.pgno, "child %d is not a leaf beside a leaf", j)
+		}
+		if len(keys) > 0 && len(m.keys) > 0 && bytes.Compare(keys[len(keys)-1], m.keys[0]) >= 0 {
+			return nil, nil, errs.Corrupt(m.pgno, "first key of leaf child %d is not greater than the last key of the leaf before it", j)
+		}
+		keys = append(keys, m.keys...)
+		vals = append(vals, m.vals...)
+	}
+	return keys, vals, nil
 }
 
 // packLeaves cuts cells of the given sizes into m leaves as evenly as it
@@ -477,22 +530,17 @@ func (t *Tree) packLeaves(sizes []int, m int) []int {
 	return cuts
 }
 
-// repackLeaves shares the cells of children a … a+k−1 of n out as cuts
-// says among the first k−1 of them and frees the last.
-func (t *Tree) repackLeaves(n *node, a, k int, cuts []int) error {
-	var keys, vals [][]byte
+// repackLeaves shares the cells of children a … a+k−1 of n (keys, vals)
+// out as cuts says among the first k−1 of them, frees the last, and puts
+// seps between them.
+func (t *Tree) repackLeaves(n *node, a, k int, cuts []int, keys, vals [][]byte, seps [][]byte) error {
 	leaves := make([]*node, k)
 	for j := range k {
 		c, err := t.ownChild(n, a+j)
 		if err != nil {
 			return err
 		}
-		if !c.leaf {
-			return errs.Corrupt(n.pgno, "child %d is not a leaf", a+j)
-		}
 		leaves[j] = c
-		keys = append(keys, c.keys...)
-		vals = append(vals, c.vals...)
 	}
 	prev := 0
 	for p, end := range cuts {
@@ -503,8 +551,8 @@ func (t *Tree) repackLeaves(n *node, a, k int, cuts []int) error {
 	}
 	t.freeNode(leaves[k-1])
 	n.removeSep(a + k - 2)
-	for p := range k - 2 {
-		n.setSep(a+p, separator(leaves[p].lastKey(), leaves[p+1].keys[0]))
+	for p, sep := range seps {
+		n.setSep(a+p, sep)
 	}
 	return nil
 }

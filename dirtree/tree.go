@@ -27,6 +27,12 @@ type Tree struct {
 	scratch []byte           // Get's page buffer (see SetScratch)
 	bw      behindWriter     // w's write-behind side, when it has one
 
+	// failed is the error of a Put, Delete or Drop that failed after it
+	// began to change the tree (reading a damaged page, say): the held
+	// nodes may then be half changed, so every later change and write
+	// fails with it. Lookups still work.
+	failed error
+
 	// rawUsed remembers the bytes committed leaves' cells take, for
 	// compactLeaves: a committed page never changes, and a leaf that stays
 	// under 7/10 full looks at the same siblings at every change.
@@ -151,6 +157,16 @@ func (t *Tree) Put(key, val []byte) (old []byte, replaced bool, err error) {
 			len(val), len(key), mv, errs.ErrTooLarge)
 	}
 	t.mod++
+	old, replaced, err = t.putRoot(key, val)
+	if err != nil {
+		t.failed = err
+		return nil, false, err
+	}
+	_ = t.writeBehind() // a failed write fails the commit (behindWriter)
+	return old, replaced, nil
+}
+
+func (t *Tree) putRoot(key, val []byte) (old []byte, replaced bool, err error) {
 	if t.root.IsZero() {
 		n, err := t.newNode(true)
 		if err != nil {
@@ -169,11 +185,7 @@ func (t *Tree) Put(key, val []byte) (old []byte, replaced bool, err error) {
 	if old, replaced, err = t.put(root, key, val, 0); err != nil {
 		return nil, false, err
 	}
-	if err := t.fixRoot(key, true); err != nil {
-		return nil, false, err
-	}
-	_ = t.writeBehind() // a failed write fails the commit (behindWriter)
-	return old, replaced, nil
+	return old, replaced, t.fixRoot(key, true)
 }
 
 func (t *Tree) put(n *node, key, val []byte, depth int) (old []byte, replaced bool, err error) {
@@ -223,19 +235,24 @@ func (t *Tree) Delete(key []byte) (old []byte, ok bool, err error) {
 	}
 	old = append([]byte{}, v...)
 	t.mod++
-	root, err := t.own(t.root)
-	if err != nil {
-		return nil, false, err
-	}
-	t.root = root.ref(t.gen)
-	if err := t.del(root, key, 0); err != nil {
-		return nil, false, err
-	}
-	if err := t.fixRoot(key, false); err != nil {
+	if err := t.delRoot(key); err != nil {
+		t.failed = err
 		return nil, false, err
 	}
 	_ = t.writeBehind() // a failed write fails the commit (behindWriter)
 	return old, true, nil
+}
+
+func (t *Tree) delRoot(key []byte) error {
+	root, err := t.own(t.root)
+	if err != nil {
+		return err
+	}
+	t.root = root.ref(t.gen)
+	if err := t.del(root, key, 0); err != nil {
+		return err
+	}
+	return t.fixRoot(key, false)
 }
 
 func (t *Tree) del(n *node, key []byte, depth int) error {
@@ -266,6 +283,9 @@ func (t *Tree) del(n *node, key []byte, depth int) error {
 func (t *Tree) writable() error {
 	if t.w == nil {
 		return fmt.Errorf("dirtree: tree opened read-only: %w", errs.ErrReadOnly)
+	}
+	if t.failed != nil {
+		return fmt.Errorf("dirtree: an earlier change failed part way, so the tree may be half changed and is not written: %w", t.failed)
 	}
 	return nil
 }

@@ -148,6 +148,7 @@ func (t *Tree) Drop(fn func(val []byte) error) error {
 	t.mod++
 	if !t.root.IsZero() {
 		if err := t.drop(t.root, 0, map[uint64]bool{}, fn); err != nil {
+			t.failed = err
 			return err
 		}
 	}
