@@ -23,7 +23,12 @@ import (
 var spillBytes = 16 << 20 // a variable for tests only
 
 // Tx is a transaction: a read-only snapshot or the one read-write
-// transaction. A Tx is used by one goroutine at a time.
+// transaction. A Tx is used by one goroutine at a time. A change that fails
+// part way (a damaged page met while the tree was being restructured, say)
+// cannot be taken back on its own: later changes to that list and Commit
+// return its error, and the transaction can only be rolled back. Errors
+// found before anything changed (ErrTooLarge, ErrNotFound) leave the
+// transaction usable.
 type Tx struct {
 	db    *DB
 	meta  pager.Meta   // the committed state the transaction started from
