@@ -66,7 +66,11 @@ func TestCrash(t *testing.T) {
 // still be a whole commit. (TestCrash checks nothing that depends on the
 // order of the writes between two syncs, so it runs either way; TestModel
 // replays writes by position and needs the inline order.)
+//
+// It runs 30 checks by default (TestCrash 100): the model is TestCrash's,
+// only the writer's goroutine is new.
 func TestCrashWriteBehind(t *testing.T) {
+	defaultRapidFlag(t, "checks", 30)
 	defer scdb.WriteBehindAsync()()
 	TestCrash(t)
 }

@@ -52,20 +52,27 @@ func TestModel(t *testing.T) {
 }
 
 var (
-	stepsFlagOnce sync.Once
-	stepsFlagSet  bool // -rapid.steps or RAPID_STEPS given by the user
+	rapidFlagsOnce sync.Once
+	rapidFlagsSet  = map[string]bool{} // rapid flags the user gave, on the command line or in the environment
 )
 
 // defaultRapidSteps sets rapid's -rapid.steps to n for this test unless the
 // user chose a value, and restores it after.
-func defaultRapidSteps(t *testing.T, n int) {
-	stepsFlagOnce.Do(func() {
-		flag.Visit(func(f *flag.Flag) { stepsFlagSet = stepsFlagSet || f.Name == "rapid.steps" })
-		_, env := os.LookupEnv("RAPID_STEPS")
-		stepsFlagSet = stepsFlagSet || env
+func defaultRapidSteps(t *testing.T, n int) { defaultRapidFlag(t, "steps", n) }
+
+// defaultRapidFlag sets rapid's -rapid.<name> to n for this test unless the
+// user chose a value (-rapid.<name> or RAPID_<NAME>), and restores it after.
+func defaultRapidFlag(t *testing.T, name string, n int) {
+	rapidFlagsOnce.Do(func() {
+		flag.Visit(func(f *flag.Flag) { rapidFlagsSet[f.Name] = true })
+		for _, v := range os.Environ() {
+			if k, _, ok := strings.Cut(v, "="); ok && strings.HasPrefix(k, "RAPID_") {
+				rapidFlagsSet["rapid."+strings.ToLower(strings.TrimPrefix(k, "RAPID_"))] = true
+			}
+		}
 	})
-	f := flag.Lookup("rapid.steps")
-	if stepsFlagSet || f == nil {
+	f := flag.Lookup("rapid." + name)
+	if rapidFlagsSet["rapid."+name] || f == nil {
 		return
 	}
 	old := f.Value.String()
