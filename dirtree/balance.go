@@ -484,24 +484,34 @@ func (t *Tree) leafUsed(n *node, j int) (int, error) {
 // keys are out of order.
 func (t *Tree) runCells(n *node, a, k int) (keys, vals [][]byte, err error) {
 	for j := a; j < a+k; j++ {
-		m := t.owned(n.kids[j])
-		if m == nil {
-			b, err := t.r.Page(n.kids[j])
+		first := len(keys)
+		if m := t.owned(n.kids[j]); m != nil {
+			if !m.leaf {
+				return nil, nil, errs.Corrupt(n.pgno, "child %d is not a leaf beside a leaf", j)
+			}
+			keys = append(keys, m.keys...)
+			vals = append(vals, m.vals...)
+		} else {
+			// The cells as stored; the pages are checked whole when the
+			// repack takes them (own).
+			p, err := t.readRaw(n.kids[j])
 			if err != nil {
 				return nil, nil, err
 			}
-			if m, err = decode(n.kids[j], b, t.payload); err != nil {
-				return nil, nil, err
+			if !p.leaf {
+				return nil, nil, errs.Corrupt(n.pgno, "child %d is not a leaf beside a leaf", j)
+			}
+			for x := range p.n {
+				key, val, err := p.leafCell(x)
+				if err != nil {
+					return nil, nil, err
+				}
+				keys, vals = append(keys, key), append(vals, val)
 			}
 		}
-		if !m.leaf {
-			return nil, nil, errs.Corrupt(n.pgno, "child %d is not a leaf beside a leaf", j)
+		if first > 0 && first < len(keys) && bytes.Compare(keys[first-1], keys[first]) >= 0 {
+			return nil, nil, errs.Corrupt(n.kids[j].Page, "first key of leaf child %d is not greater than the last key of the leaf before it", j)
 		}
-		if len(keys) > 0 && len(m.keys) > 0 && bytes.Compare(keys[len(keys)-1], m.keys[0]) >= 0 {
-			return nil, nil, errs.Corrupt(m.pgno, "first key of leaf child %d is not greater than the last key of the leaf before it", j)
-		}
-		keys = append(keys, m.keys...)
-		vals = append(vals, m.vals...)
 	}
 	return keys, vals, nil
 }
