@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/streamcrypt/scdb/internal/memstore"
 	"github.com/streamcrypt/scdb/pager"
 )
 
@@ -29,43 +30,61 @@ func leafStats(tb fataler, t *Tree) (leaves, used int) {
 	return leaves, used
 }
 
+// fullLeaves is a tree of 1 KiB pages and its model, holding at first
+// leaves full leaves: ids key64(0…15·leaves−1) with 50-byte values put in
+// order, 15 cells of 64 bytes (slot included) a leaf, 960 of its 980 bytes.
+type fullLeaves struct {
+	t  *testing.T
+	s  *memstore.Store
+	tr *Tree
+	m  model
+}
+
+func newFullLeaves(t *testing.T, leaves int) *fullLeaves {
+	s, tr := newStore(984)
+	f := &fullLeaves{t: t, s: s, tr: tr, m: model{}}
+	for i := range 15 * leaves {
+		f.put(i, 50)
+	}
+	f.commit()
+	return f
+}
+
+// put stores a value of size bytes under id i.
+func (f *fullLeaves) put(i, size int) {
+	f.t.Helper()
+	k, v := key64(i), bytes.Repeat([]byte{byte(i)}, size)
+	mustPut(f.t, f.tr, k, v)
+	f.m[string(k)] = v
+}
+
+func (f *fullLeaves) commit() { f.tr = commit(f.t, f.s, f.tr) }
+
 // TestOverfullLeafSharesWithSibling: a leaf that overflows beside a
 // sibling with room shares its cells with it instead of splitting.
 func TestOverfullLeafSharesWithSibling(t *testing.T) {
-	s, tr := newStore(984)
-	m := model{}
-	put := func(i, size int) {
-		k, v := key64(i), bytes.Repeat([]byte{byte(i)}, size)
-		mustPut(t, tr, k, v)
-		m[string(k)] = v
-	}
-	// Ascending ids: two full leaves of 15 cells of 64 bytes (slot
-	// included), 960 of 980 bytes each.
-	for i := range 30 {
-		put(i, 50)
-	}
-	tr = commit(t, s, tr)
-	if n, _ := leafStats(t, tr); n != 2 {
+	f := newFullLeaves(t, 2)
+	if n, _ := leafStats(t, f.tr); n != 2 {
 		t.Fatalf("fixture: %d leaves, want 2", n)
 	}
 	// The first leaf shrinks to 660 bytes (above half: no rebalance).
 	for i := range 6 {
-		put(i, 0)
+		f.put(i, 0)
 	}
-	tr = commit(t, s, tr)
+	f.commit()
 	// A value of the second leaf grows it to 1030 bytes.
-	put(20, 120)
-	compare(t, tr, m)
-	if n, _ := leafStats(t, tr); n != 2 {
+	f.put(20, 120)
+	compare(t, f.tr, f.m)
+	if n, _ := leafStats(t, f.tr); n != 2 {
 		t.Fatalf("%d leaves after the overflow, want 2: the leaf split although its sibling had room", n)
 	}
 	// Both leaves nearly full now: the next overflow splits.
 	for _, i := range []int{0, 1, 2, 3, 4, 5} {
-		put(i, 60)
+		f.put(i, 60)
 	}
-	put(25, 400)
-	compare(t, tr, m)
-	if n, _ := leafStats(t, tr); n != 3 {
+	f.put(25, 400)
+	compare(t, f.tr, f.m)
+	if n, _ := leafStats(t, f.tr); n != 3 {
 		t.Fatalf("%d leaves after an overflow beside full siblings, want 3", n)
 	}
 }
@@ -74,81 +93,58 @@ func TestOverfullLeafSharesWithSibling(t *testing.T) {
 // 7/10 full repacks a run of siblings whose cells fit in one leaf fewer,
 // and leaves above that line do not look.
 func TestLeafUnderSevenTenthsRepacksRun(t *testing.T) {
-	s, tr := newStore(984)
-	m := model{}
-	put := func(i, size int) {
-		k, v := key64(i), bytes.Repeat([]byte{byte(i)}, size)
-		mustPut(t, tr, k, v)
-		m[string(k)] = v
-	}
-	// Ascending ids: five full leaves of 15 cells of 64 bytes (slot
-	// included), 960 of 980 bytes each.
-	for i := range 75 {
-		put(i, 50)
-	}
-	tr = commit(t, s, tr)
-	if n, _ := leafStats(t, tr); n != 5 {
+	f := newFullLeaves(t, 5)
+	if n, _ := leafStats(t, f.tr); n != 5 {
 		t.Fatalf("fixture: %d leaves, want 5", n)
 	}
 	// Every leaf down to 760 bytes (78%): 3,800 bytes, which four leaves
 	// could hold, but no leaf went under 7/10 (686 bytes).
 	for leaf := range 5 {
 		for c := range 4 {
-			put(15*leaf+c, 0)
+			f.put(15*leaf+c, 0)
 		}
 	}
-	tr = commit(t, s, tr)
-	compare(t, tr, m)
-	if n, _ := leafStats(t, tr); n != 5 {
+	f.commit()
+	compare(t, f.tr, f.m)
+	if n, _ := leafStats(t, f.tr); n != 5 {
 		t.Fatalf("%d leaves after shrinking each to 78%%, want 5", n)
 	}
 	// The middle leaf: 710 bytes, then 660 (under 7/10, above half).
-	put(34, 0)
-	if n, _ := leafStats(t, tr); n != 5 {
+	f.put(34, 0)
+	if n, _ := leafStats(t, f.tr); n != 5 {
 		t.Fatalf("%d leaves with the middle one at 72%%, want 5", n)
 	}
-	put(35, 0)
-	compare(t, tr, m)
-	if n, used := leafStats(t, tr); n != 4 || used != 3700 {
+	f.put(35, 0)
+	compare(t, f.tr, f.m)
+	if n, used := leafStats(t, f.tr); n != 4 || used != 3700 {
 		t.Fatalf("%d leaves of %d bytes once the middle one fell under 7/10, want 4 of 3700", n, used)
 	}
-	tr = commit(t, s, tr)
-	compare(t, tr, m)
+	f.commit()
+	compare(t, f.tr, f.m)
 }
 
 // TestSplitSpreadsOverSiblings: a leaf that overflows between siblings
 // too full to share with splits, and the halves are then repacked with the
 // siblings into as many leaves as there were, not one more.
 func TestSplitSpreadsOverSiblings(t *testing.T) {
-	s, tr := newStore(984)
-	m := model{}
-	put := func(i, size int) {
-		k, v := key64(i), bytes.Repeat([]byte{byte(i)}, size)
-		mustPut(t, tr, k, v)
-		m[string(k)] = v
-	}
-	// Five full leaves of 15 cells of 64 bytes, 960 of 980 bytes each;
-	// the first shrinks to 760 (78%: no repack).
-	for i := range 75 {
-		put(i, 50)
-	}
-	tr = commit(t, s, tr)
+	// Five full leaves; the first shrinks to 760 bytes (78%: no repack).
+	f := newFullLeaves(t, 5)
 	for c := range 4 {
-		put(c, 0)
+		f.put(c, 0)
 	}
-	tr = commit(t, s, tr)
-	if n, _ := leafStats(t, tr); n != 5 {
+	f.commit()
+	if n, _ := leafStats(t, f.tr); n != 5 {
 		t.Fatalf("fixture: %d leaves, want 5", n)
 	}
 	// The middle leaf grows to 1060 bytes; its siblings (960 each) cannot
 	// take half. The first four leaves' 2780 bytes fit in three.
-	put(37, 150)
-	compare(t, tr, m)
-	if n, used := leafStats(t, tr); n != 5 || used != 4700 {
+	f.put(37, 150)
+	compare(t, f.tr, f.m)
+	if n, used := leafStats(t, f.tr); n != 5 || used != 4700 {
 		t.Fatalf("%d leaves of %d bytes after the overflow, want 5 of 4700", n, used)
 	}
-	tr = commit(t, s, tr)
-	compare(t, tr, m)
+	f.commit()
+	compare(t, f.tr, f.m)
 }
 
 // TestChurnKeepsLeavesFull: replacing values with values of random sizes,
