@@ -1,6 +1,9 @@
 package scdb
 
 import (
+	"runtime"
+	"time"
+
 	"github.com/streamcrypt/scdb/crypt"
 	"github.com/streamcrypt/scdb/internal/testhook"
 )
@@ -21,4 +24,20 @@ func init() { behindInline.Store(true) }
 func WriteBehindAsync() (restore func()) {
 	behindInline.Store(false)
 	return func() { behindInline.Store(true) }
+}
+
+// ReadAhead reports whether the value of rec, read on this goroutine, came
+// from the loop's read-ahead (record.Ahead) rather than its pages.
+func ReadAhead(rec *Record) bool { return rec.slot.Handed() }
+
+// WaitReadAhead waits, up to 10 s, until the value of rec is decrypted
+// ahead, and reports whether it was.
+func WaitReadAhead(rec *Record) bool {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if rec.slot.Ready() {
+			return true
+		}
+		runtime.Gosched()
+	}
+	return false
 }

@@ -23,38 +23,38 @@ type cursorStep func(c *dirtree.Cursor) (key, val []byte, ok bool, err error)
 
 // All yields the list's records in id byte order.
 func (l *List) All() iter.Seq2[*Record, error] {
-	return l.scan((*dirtree.Cursor).First, (*dirtree.Cursor).Next, nil)
+	return l.scan((*dirtree.Cursor).First, (*dirtree.Cursor).Next, nil, true)
 }
 
 // From yields the list's records in id byte order, starting at the first id
 // >= id.
 func (l *List) From(id string) iter.Seq2[*Record, error] {
-	return l.scan(seek(id, false), (*dirtree.Cursor).Next, nil)
+	return l.scan(seek(id, false), (*dirtree.Cursor).Next, nil, true)
 }
 
 // After yields the list's records in id byte order, starting at the first
 // id > id: where a consumer that saved the last id it handled resumes.
 func (l *List) After(id string) iter.Seq2[*Record, error] {
-	return l.scan(seek(id, true), (*dirtree.Cursor).Next, nil)
+	return l.scan(seek(id, true), (*dirtree.Cursor).Next, nil, true)
 }
 
 // Prefix yields the records whose id starts with prefix, in id byte order.
 func (l *List) Prefix(prefix string) iter.Seq2[*Record, error] {
 	p := []byte(prefix)
-	return l.scan(seek(prefix, false), (*dirtree.Cursor).Next, func(k []byte) bool { return bytes.HasPrefix(k, p) })
+	return l.scan(seek(prefix, false), (*dirtree.Cursor).Next, func(k []byte) bool { return bytes.HasPrefix(k, p) }, true)
 }
 
 // Reverse yields the list's records in decreasing id byte order: the
 // newest first, for ids from Append. Reading the last n costs O(n + log N),
 // not a scan of the list.
 func (l *List) Reverse() iter.Seq2[*Record, error] {
-	return l.scan((*dirtree.Cursor).Last, (*dirtree.Cursor).Prev, nil)
+	return l.scan((*dirtree.Cursor).Last, (*dirtree.Cursor).Prev, nil, false)
 }
 
 // Before yields the list's records with ids < id, in decreasing id byte
 // order.
 func (l *List) Before(id string) iter.Seq2[*Record, error] {
-	return l.scan(seekLast(id, true), (*dirtree.Cursor).Prev, nil)
+	return l.scan(seekLast(id, true), (*dirtree.Cursor).Prev, nil, false)
 }
 
 // Last returns the record with the greatest id, or an error wrapping
@@ -81,10 +81,16 @@ func (l *List) Each(fn func(id, value []byte) error) error {
 	}
 	c := ls.tree.Cursor()
 	defer c.Close()
+	ahead, rest := l.ahead(c, true, nil)
+	defer ahead.Close()
 	var id, value []byte
 	for k, cell, ok, err := c.First(); ; k, cell, ok, err = c.Next() {
+		var lent *[]byte // a value read ahead, lent to fn as it is
 		if err == nil && ok {
-			value, err = record.AppendValue(value[:0], l.tx.rd, cell)
+			var got bool
+			if lent, got = ahead.Next(cell, rest).Take(); !got {
+				value, err = record.AppendValue(value[:0], l.tx.rd, cell)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("list %q: %w", l.name, err)
@@ -93,7 +99,13 @@ func (l *List) Each(fn func(id, value []byte) error) error {
 			return nil
 		}
 		id = append(id[:0], k...)
-		if err := fn(id, value); err != nil {
+		v := value
+		if lent != nil {
+			v = *lent
+		}
+		err := fn(id, v)
+		record.Release(lent)
+		if err != nil {
 			return err
 		}
 		if err := l.tx.check(); err != nil {
@@ -128,8 +140,9 @@ func seekLast(id string, excl bool) cursorStep {
 }
 
 // scan yields records from the cursor positioned by start and moved by
-// step, while within (nil: always) accepts the id.
-func (l *List) scan(start, step cursorStep, within func(id []byte) bool) iter.Seq2[*Record, error] {
+// step, while within (nil: always) accepts the id. A forward scan of a
+// read-only snapshot reads large values ahead (record.Ahead).
+func (l *List) scan(start, step cursorStep, within func(id []byte) bool, forward bool) iter.Seq2[*Record, error] {
 	return func(yield func(*Record, error) bool) {
 		ls, err := l.state()
 		if err != nil {
@@ -138,12 +151,17 @@ func (l *List) scan(start, step cursorStep, within func(id []byte) bool) iter.Se
 		}
 		c := ls.tree.Cursor()
 		defer c.Close() // every record copied what it keeps
+		ahead, rest := l.ahead(c, forward, within)
+		defer ahead.Close()
 		var ra recordAlloc
 		k, v, ok, err := start(c)
 		for ; ok && err == nil && (within == nil || within(k)); k, v, ok, err = step(c) {
 			var rec *Record
 			if rec, err = ra.record(l.tx, ls.entry.root, k, v); err != nil {
 				break
+			}
+			if ahead != nil {
+				rec.slot = ahead.Next(v, rest)
 			}
 			if !yield(rec, nil) {
 				return
@@ -155,6 +173,19 @@ func (l *List) scan(start, step cursorStep, within func(id []byte) bool) iter.Se
 		if err != nil {
 			yield(nil, fmt.Errorf("list %q: %w", l.name, err))
 		}
+	}
+}
+
+// ahead returns the value read-ahead of a scan on c, and the cells it may
+// read ahead (those after the cursor's in its leaf that within accepts), or
+// nil where there is none: backward, or in a write transaction, whose pages
+// the loop body may change.
+func (l *List) ahead(c *dirtree.Cursor, forward bool, within func(id []byte) bool) (*record.Ahead, func(func([]byte) bool)) {
+	if !forward || l.tx.w != nil {
+		return nil, nil
+	}
+	return record.NewAhead(l.tx.rd), func(yield func(cell []byte) bool) {
+		c.Rest(func(k, v []byte) bool { return (within == nil || within(k)) && yield(v) })
 	}
 }
 

@@ -287,6 +287,7 @@ type Record struct {
 	// changed. A scan then copies each value once, not twice.
 	give bool
 	root pager.Ref
+	slot *record.Slot // the value read ahead by the loop (iterate.go), or nil
 }
 
 // newRecord copies id and cell, which may belong to a tree page that the
@@ -325,6 +326,12 @@ func (r *Record) Value() ([]byte, error) {
 		v := r.cell[1:len(r.cell):len(r.cell)]
 		r.cell, r.give = nil, false
 		return v, nil
+	}
+	if v, ok := r.slot.Take(); ok {
+		if int64(len(*v)) == r.size {
+			return *v, nil
+		}
+		record.Release(v)
 	}
 	cell, err := r.cellBytes()
 	if err != nil {

@@ -7,14 +7,15 @@ import (
 )
 
 // Reader returns the value as a stream, decrypted page by page: memory stays
-// at a few pages whatever the value's size. Reading fails with ErrTxDone
+// at a few pages whatever the value's size (a value of up to 256 KiB that a
+// forward loop decrypted ahead is handed over whole, and read from memory). Reading fails with ErrTxDone
 // once the record's transaction has ended.
 func (r *Record) Reader() *ValueReader {
 	vr := &ValueReader{rec: r}
 	if vr.err = r.check(); vr.err == nil {
 		var cell []byte
 		if cell, vr.err = r.cellBytes(); vr.err == nil {
-			vr.rd, vr.err = record.NewReader(r.tx.rd, cell)
+			vr.rd, vr.err = r.reader(cell)
 		}
 	}
 	return vr
@@ -81,4 +82,17 @@ func (vr *ValueReader) ReadAt(p []byte, off int64) (int, error) {
 		return 0, err
 	}
 	return vr.rd.ReadAt(p, off)
+}
+
+// reader returns a reader of the value of cell, the record's, over the
+// bytes read ahead for it if there are any.
+func (r *Record) reader(cell []byte) (*record.Reader, error) {
+	if v, ok := r.slot.Take(); ok {
+		rd, ok, err := record.NewReaderOver(r.tx.rd, cell, v)
+		if ok || err != nil {
+			return rd, err
+		}
+		record.Release(v)
+	}
+	return record.NewReader(r.tx.rd, cell)
 }

@@ -333,3 +333,25 @@ func (c *Cursor) fail(err error) ([]byte, []byte, bool, error) {
 	c.stale = true
 	return nil, nil, false, err
 }
+
+// Rest calls fn with the cells after the one last returned, in the leaf
+// the cursor is on, in key order, until fn returns false: what a forward
+// scan reaches next without reading another page. It does not move the
+// cursor, and calls fn not at all if the tree changed since the last call.
+// The cells are unchecked (the cursor checks each when it reaches it);
+// fn must not keep the slices.
+func (c *Cursor) Rest(fn func(key, val []byte) bool) {
+	if c.stale || c.mod != c.t.mod || len(c.stack) == 0 {
+		return
+	}
+	f := c.stack[len(c.stack)-1]
+	if !f.leaf() {
+		return
+	}
+	for f.i++; f.i < f.count(); f.i++ {
+		k, v, err := f.cell()
+		if err != nil || !fn(k, v) {
+			return
+		}
+	}
+}

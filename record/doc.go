@@ -12,11 +12,15 @@
 // record owns only that layout. It never decides which page is free (it
 // asks pager.Writer.Alloc and Free), never touches keys or ciphers (the
 // pager seals and opens pages), and never keeps a page after a call
-// returns, except for the bounded read-ahead buffer of a Reader.
+// returns, except for the bounded read-ahead buffers of a Reader and of
+// an Ahead (ahead.go), whose goroutine decrypts the next values of a scan.
 //
 // Memory: writing holds at most two pages plus, for PutReader, maxInline+1
 // bytes of read-ahead, whatever the value's size. A Reader holds at most
-// 64 KiB of decrypted pages. Value and Free hold memory proportional to the
+// 64 KiB of decrypted pages (one built over a value read ahead holds that
+// value until it has handed it out); an Ahead holds at most
+// 2·aheadBatchBytes+aheadValueMax of values decrypted ahead. Value and Free
+// hold memory proportional to the
 // value and to the number of runs (16 bytes per run of up to 1024 pages).
 //
 // Errors: damage found on a chain page is an *errs.PageError naming the

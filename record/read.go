@@ -84,6 +84,7 @@ type Reader struct {
 	next  int    // next page of the batch to hand out
 	err   error
 
+	lent   *[]byte    // the value read ahead (NewReaderOver) that cur is in, until given back
 	inline []byte     // the whole value of an inline cell, for Seek
 	runs   []chainRun // the chain's runs read so far, for Seek and ReadAt
 	heads  heads      // the heads of runs, against a next pointer that loops
@@ -106,6 +107,34 @@ func NewReader(r pager.Reader, cell []byte) (*Reader, error) {
 	return &Reader{size: c.size, left: c.size, wk: wk}, nil
 }
 
+// NewReaderOver returns a Reader over the value cell describes whose bytes
+// Slot.Take returned in *val. It reads no page unless it is moved (Seek,
+// ReadAt), and gives the buffer back (Release) once it has handed out the
+// last byte or is moved; ok is false, and the buffer stays the caller's,
+// if *val is not the size cell gives.
+func NewReaderOver(r pager.Reader, cell []byte, val *[]byte) (rd *Reader, ok bool, err error) {
+	_, c, inline, err := decodeCell(cell)
+	if err != nil || inline || c.size != int64(len(*val)) {
+		return nil, false, err
+	}
+	wk, err := newWalker(r, c)
+	if err != nil {
+		return nil, false, err
+	}
+	wk.release() // until the Reader is moved, it reads no page
+	return &Reader{size: c.size, left: c.size, wk: wk, cur: *val, lent: val}, true, nil
+}
+
+// giveBack returns the buffer of a value read ahead, once nothing points
+// into it.
+func (rd *Reader) giveBack() {
+	if rd.lent != nil {
+		rd.cur = nil
+		Release(rd.lent)
+		rd.lent = nil
+	}
+}
+
 // Size returns the length of the whole value in bytes.
 func (rd *Reader) Size() int64 { return rd.size }
 
@@ -114,6 +143,7 @@ func (rd *Reader) Size() int64 { return rd.size }
 func (rd *Reader) fill() error {
 	for len(rd.cur) == 0 {
 		if rd.err != nil || rd.left == 0 {
+			rd.giveBack()
 			if rd.wk != nil {
 				rd.wk.release()
 				rd.pages = nil

@@ -58,6 +58,7 @@ func (rd *Reader) moveTo(pos int64) error {
 		rd.cur = rd.inline[rd.size-rd.left:]
 		return nil
 	}
+	rd.giveBack()
 	rd.cur, rd.pages, rd.next = nil, nil, 0
 	if rd.left == 0 {
 		return nil
@@ -151,6 +152,13 @@ func (rd *Reader) ReadAt(p []byte, off int64) (int, error) {
 	}
 	if off >= rd.size {
 		return 0, io.EOF
+	}
+	if rd.lent != nil {
+		n := copy(p, (*rd.lent)[off:])
+		if n < len(p) {
+			return n, io.EOF
+		}
+		return n, nil
 	}
 	at := &Reader{size: rd.size, inline: rd.inline, runs: rd.runs}
 	if rd.wk != nil {
