@@ -215,3 +215,58 @@ func TestLoopReadAheadEndsWithItsSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLoopValueHoldsLittleMoreThanItself: Record.Value gives away the
+// buffer a value was read ahead into; after a loop over large values has
+// put its buffers back for reuse, a small value kept must not keep a large
+// buffer alive (a found review bug: 3000-byte values in 250 KiB buffers).
+func TestLoopValueHoldsLittleMoreThanItself(t *testing.T) {
+	db := newDB(t)
+	err := db.Update(func(tx *scdb.Tx) error {
+		for i := range 20 {
+			if err := tx.List("big").Put(fmt.Sprintf("b%03d", i), bytes.Repeat([]byte{byte(i)}, 250<<10)); err != nil {
+				return err
+			}
+		}
+		for i := range 100 {
+			if err := tx.List("small").Put(fmt.Sprintf("s%03d", i), bytes.Repeat([]byte{byte(i)}, 3000)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept [][]byte
+	for range 5 {
+		err = db.View(func(tx *scdb.Tx) error {
+			// Each lends values read ahead and puts their buffers back.
+			if err := tx.List("big").Each(func(id, v []byte) error { return nil }); err != nil {
+				return err
+			}
+			for rec, err := range tx.List("small").All() {
+				if err != nil {
+					return err
+				}
+				v, err := rec.Value()
+				if err != nil {
+					return err
+				}
+				kept = append(kept, v)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	total, worst := 0, 0
+	for _, v := range kept {
+		total += cap(v)
+		worst = max(worst, cap(v))
+	}
+	if worst > 2*3000 {
+		t.Fatalf("Value returned 3000-byte values with up to %d bytes of capacity (%d in all for %d values of 3000 bytes)", worst, total, len(kept))
+	}
+}

@@ -153,7 +153,7 @@ func BenchmarkStream(b *testing.B) {
 	for _, c := range []struct {
 		name    string
 		n, size int
-	}{{"100B", 200_000, 100}, {"1KiB", 50_000, 1024}, {"64KiB", 1024, 64 << 10}} {
+	}{{"100B", 200_000, 100}, {"1KiB", 50_000, 1024}, {"3000B", 20_000, 3000}, {"16KiB", 4096, 16 << 10}, {"64KiB", 1024, 64 << 10}} {
 		b.Run(c.name, func(b *testing.B) {
 			path := fixture(b, c.n, c.size)
 			db, err := scdb.Open(path, scdb.Options{Key: benchKey, ReadOnly: true})

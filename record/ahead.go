@@ -2,6 +2,7 @@ package record
 
 import (
 	"bytes"
+	"math/bits"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -25,9 +26,17 @@ import (
 // last waiting value of the same batch itself, so both cores stay busy
 // even when the reader does nothing with the bytes.
 //
-// Memory is bounded: values above aheadValueMax are never queued, and at
-// most 2·aheadBatchBytes of queued values are held; a value whose record
-// the scan passed without taking it is dropped at once.
+// A loop body that ends the snapshot (Rollback, Close) leaves the
+// goroutine reading its pages until the loop's next step closes the Ahead:
+// harmless, since what it reads is dropped, and a read of a closed file
+// fails instead of faulting (pager).
+//
+// Memory is bounded: values above aheadValueMax are never queued, a batch
+// holds at most aheadBatchBytes of values (or one), a batch is added only
+// when at most half that is queued, and a value whose record the scan passed
+// without taking it is dropped at once. With the slot handed out last,
+// that is at most 1.5·aheadBatchBytes+aheadValueMax bytes of values, in
+// buffers of at most twice their size (valueBuf).
 
 const (
 	// aheadBatchBytes is the least a batch holds when the leaf has that
@@ -36,7 +45,8 @@ const (
 	aheadBatchBytes = 512 << 10
 	// aheadValueMax is the largest value read ahead; a larger one is
 	// streamed by its reader page by page, as always.
-	aheadValueMax = 256 << 10
+	aheadValueLog = 18
+	aheadValueMax = 1 << aheadValueLog
 )
 
 // Slot states.
@@ -131,7 +141,7 @@ func (s *Slot) read(r pager.Reader) bool {
 	if !s.state.CompareAndSwap(slotWaiting, slotReading) {
 		return false
 	}
-	bp := valueBuf()
+	bp := valueBuf(s.size)
 	v, err := AppendValue((*bp)[:0], r, s.cell)
 	*bp = v
 	s.val, s.failed = bp, err != nil
@@ -166,22 +176,31 @@ func (b *aheadBatch) helpLast() bool {
 	return false
 }
 
-// valueBufs recycles the buffers values are decrypted into.
-var valueBufs sync.Pool // of *[]byte
+// valueBufs recycles the buffers values are decrypted into, by size:
+// class k holds buffers of 2^k bytes, and a value takes one of the least
+// class that holds it, so that a value kept (Record.Value gives its buffer
+// away) holds at most twice its size.
+var valueBufs [aheadValueLog + 1]sync.Pool // of *[]byte
 
-func valueBuf() *[]byte {
-	if bp, ok := valueBufs.Get().(*[]byte); ok {
+func valueBuf(size int64) *[]byte {
+	k := bits.Len64(uint64(max(size, 1) - 1))
+	if bp, ok := valueBufs[k].Get().(*[]byte); ok {
 		return bp
 	}
-	return new([]byte)
+	b := make([]byte, 0, 1<<k)
+	return &b
 }
 
 // Release gives a buffer Take returned back for reuse; nothing may use it
 // afterwards. Release(nil) does nothing.
 func Release(bp *[]byte) {
-	if bp != nil && cap(*bp) <= aheadValueMax {
+	if bp == nil {
+		return
+	}
+	c := cap(*bp)
+	if k := bits.Len(uint(c)) - 1; c > 0 && c == 1<<k && k < len(valueBufs) {
 		*bp = (*bp)[:0]
-		valueBufs.Put(bp)
+		valueBufs[k].Put(bp)
 	}
 }
 
@@ -192,6 +211,35 @@ type Ahead struct {
 	queue  []*Slot // queued values the scan has not reached, in scan order
 	queued int64   // their bytes
 	last   *Slot   // the slot of the last chain value handed out
+	// ended: the queue runs to the end of its leaf or to a value too large,
+	// so there is nothing to add to it before it empties.
+	ended bool
+
+	// Slots and the cells they copy come from slabs, as the Records of a
+	// loop do: a fraction of an allocation per value instead of two.
+	slots []Slot
+	cells []byte
+}
+
+// slot returns a new Slot for cell, queued in b (a copy of cell, waiting)
+// or, with a nil b, not queued.
+func (a *Ahead) slot(cell []byte, c chainCell, b *aheadBatch) *Slot {
+	if len(a.slots) == 0 {
+		a.slots = make([]Slot, 32)
+	}
+	s := &a.slots[0]
+	a.slots = a.slots[1:]
+	if b == nil {
+		return s
+	}
+	if cap(a.cells)-len(a.cells) < len(cell) {
+		a.cells = make([]byte, 0, max(4<<10, len(cell)))
+	}
+	at := len(a.cells)
+	a.cells = append(a.cells, cell...)
+	s.cell, s.size, s.batch = a.cells[at:len(a.cells):len(a.cells)], c.size, b
+	s.state.Store(slotWaiting)
+	return s
 }
 
 // NewAhead returns the read-ahead of a scan over pages r reads, which must
@@ -222,23 +270,27 @@ func (a *Ahead) Next(cell []byte, rest func(yield func(cell []byte) bool)) *Slot
 		a.queue[0] = nil
 		a.queue = a.queue[1:]
 		a.queued -= s.size
+		a.ended = a.ended && len(a.queue) > 0
 	} else {
 		a.dropQueue()
-		s = &Slot{}
+		s = a.slot(cell, c, nil)
 	}
 	a.last = s
-	if reading && c.size <= aheadValueMax && a.queued < aheadBatchBytes {
+	// Batches start at half the budget, so that each is worth a
+	// goroutine, and not again at every value once the leaf is queued.
+	if reading && !a.ended && c.size <= aheadValueMax && a.queued <= aheadBatchBytes/2 {
 		a.enqueue(rest)
 	}
 	return s
 }
 
-// enqueue starts a batch of the chain values after those queued in rest,
-// up to aheadBatchBytes of them, and stopping before a value too large.
+// enqueue starts a batch of the chain values after those queued in rest:
+// as many as fit in aheadBatchBytes (at least one), stopping before a
+// value too large.
 func (a *Ahead) enqueue(rest func(yield func(cell []byte) bool)) {
 	var b *aheadBatch
 	var bytesIn int64
-	seen := 0
+	seen, full := 0, false
 	rest(func(cell []byte) bool {
 		_, c, inline, err := decodeCell(cell)
 		switch {
@@ -257,13 +309,15 @@ func (a *Ahead) enqueue(rest func(yield func(cell []byte) bool)) {
 		}
 		if b == nil {
 			b = &aheadBatch{r: a.r}
+		} else if bytesIn+c.size > aheadBatchBytes {
+			full = true
+			return false
 		}
-		s := &Slot{cell: bytes.Clone(cell), size: c.size, batch: b}
-		s.state.Store(slotWaiting)
-		b.slots = append(b.slots, s)
+		b.slots = append(b.slots, a.slot(cell, c, b))
 		bytesIn += c.size
-		return bytesIn < aheadBatchBytes
+		return true
 	})
+	a.ended = !full
 	if b == nil || seen < len(a.queue) {
 		return
 	}
@@ -278,7 +332,7 @@ func (a *Ahead) dropQueue() {
 		s.drop()
 		a.queue[i] = nil
 	}
-	a.queue, a.queued = a.queue[:0], 0
+	a.queue, a.queued, a.ended = a.queue[:0], 0, false
 }
 
 // Close ends the read-ahead: once it returns, no goroutine reads a page

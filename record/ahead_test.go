@@ -346,3 +346,42 @@ func (l *aheadLeaf) readMoving(t tb, i int, s *Slot, at int64) {
 		t.Fatalf("value %d: read again: %d bytes, %v", i, len(all), err)
 	}
 }
+
+// TestAheadMemoryBound: with values just under aheadValueMax, where a
+// batch that took one value too many would overshoot most, an Ahead holds
+// no more than ahead.go says: 1.5·aheadBatchBytes+aheadValueMax bytes of
+// values, the slot handed out last included, in buffers at most twice
+// their size.
+func TestAheadMemoryBound(t *testing.T) {
+	sizes := make([]int, 10)
+	for i := range sizes {
+		sizes[i] = aheadValueMax - 1000
+	}
+	l := newAheadLeaf(t, sizes)
+	a := NewAhead(l.r)
+	defer a.Close()
+	l.read(t, 0, a.Next(l.cells[0], l.rest(0)))
+	l.read(t, 1, a.Next(l.cells[1], l.rest(1))) // queues 2, 3, 4
+	settle(t, a)
+	s2 := a.Next(l.cells[2], l.rest(2)) // dequeues 2, queues 5, 6, 7
+	settle(t, a)
+	var queued, held int
+	for _, s := range a.queue {
+		if s.Ready() {
+			queued += len(*s.val)
+			if c := cap(*s.val); c > 2*len(*s.val) {
+				t.Errorf("a value of %d bytes read ahead into %d", len(*s.val), c)
+			}
+		}
+	}
+	held = queued
+	if s2.Ready() {
+		held += len(*s2.val)
+	}
+	if queued > 3*aheadBatchBytes/2 {
+		t.Errorf("%d bytes of queued values decrypted, want at most 1.5·aheadBatchBytes = %d", queued, 3*aheadBatchBytes/2)
+	}
+	if held > 3*aheadBatchBytes/2+aheadValueMax {
+		t.Errorf("the Ahead holds %d bytes decrypted ahead, want at most 1.5·aheadBatchBytes+aheadValueMax = %d", held, 3*aheadBatchBytes/2+aheadValueMax)
+	}
+}

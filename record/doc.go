@@ -19,7 +19,8 @@
 // bytes of read-ahead, whatever the value's size. A Reader holds at most
 // 64 KiB of decrypted pages (one built over a value read ahead holds that
 // value until it has handed it out); an Ahead holds at most
-// 2·aheadBatchBytes+aheadValueMax of values decrypted ahead. Value and Free
+// 1.5·aheadBatchBytes+aheadValueMax bytes of values decrypted ahead, in
+// buffers of at most twice their size. Value and Free
 // hold memory proportional to the
 // value and to the number of runs (16 bytes per run of up to 1024 pages).
 //

@@ -71,9 +71,11 @@ const initialValueCap = 1 << 20
 // Reader streams one value. It holds at most 64 KiB (or one page, if
 // larger) of decrypted pages, fetched with pager.Reader.ReadPages a batch
 // of contiguous pages at a time, and checks every page before it hands out
-// its bytes. It implements io.Reader, io.WriterTo, io.Seeker and io.ReaderAt
-// (see seek.go); it is not safe for concurrent use, ReadAt included. An error is sticky: once Read or WriteTo has failed, every
-// later call fails the same way.
+// its bytes; one made by NewReaderOver holds instead the whole value read
+// ahead, until it has handed it out or is moved. It implements io.Reader,
+// io.WriterTo, io.Seeker and io.ReaderAt (see seek.go); it is not safe for
+// concurrent use, ReadAt included. An error is sticky: once Read or
+// WriteTo has failed, every later call fails the same way.
 type Reader struct {
 	size  int64
 	left  int64  // value bytes not yet handed out
@@ -108,10 +110,10 @@ func NewReader(r pager.Reader, cell []byte) (*Reader, error) {
 }
 
 // NewReaderOver returns a Reader over the value cell describes whose bytes
-// Slot.Take returned in *val. It reads no page unless it is moved (Seek,
-// ReadAt), and gives the buffer back (Release) once it has handed out the
-// last byte or is moved; ok is false, and the buffer stays the caller's,
-// if *val is not the size cell gives.
+// Slot.Take returned in *val. ReadAt reads from *val while the Reader
+// holds it; the Reader gives it back (Release) once it has handed out the
+// last byte or is moved (Seek), and reads pages from then on. ok is false,
+// and the buffer stays the caller's, if *val is not the size cell gives.
 func NewReaderOver(r pager.Reader, cell []byte, val *[]byte) (rd *Reader, ok bool, err error) {
 	_, c, inline, err := decodeCell(cell)
 	if err != nil || inline || c.size != int64(len(*val)) {
@@ -196,7 +198,8 @@ func (rd *Reader) Read(p []byte) (int, error) {
 }
 
 // WriteTo implements io.WriterTo: it writes the rest of the value to w
-// straight from the decrypted pages, one Write per page.
+// straight from the decrypted pages, one Write per page (one Write in all
+// for a value read ahead).
 func (rd *Reader) WriteTo(w io.Writer) (int64, error) {
 	var n int64
 	for {
