@@ -39,12 +39,13 @@ import (
 // buffers of at most twice their size (valueBuf).
 
 const (
-	// aheadBatchBytes is the least a batch holds when the leaf has that
-	// much (one goroutine per batch): at 64 KiB values, eight values and
-	// about 300 µs of decryption, well past the goroutine's start.
+	// aheadBatchBytes bounds the values of a batch (one goroutine each),
+	// which takes as many as its leaf has up to that: at 64 KiB values,
+	// eight values and about 300 µs of decryption, well past the
+	// goroutine's start.
 	aheadBatchBytes = 512 << 10
-	// aheadValueMax is the largest value read ahead; a larger one is
-	// streamed by its reader page by page, as always.
+	// aheadValueMax (2^aheadValueLog) is the largest value read ahead; a
+	// larger one is streamed by its reader page by page, as always.
 	aheadValueLog = 18
 	aheadValueMax = 1 << aheadValueLog
 )
