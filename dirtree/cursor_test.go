@@ -166,3 +166,55 @@ func TestReadOnly(t *testing.T) {
 		t.Errorf("Flush on read-only tree: %v", err)
 	}
 }
+
+// TestCursorRest: at every key of a scan, Rest offers exactly the cells
+// that follow it in its leaf, as the next calls of Next return them, and
+// nothing once the tree changed until the cursor finds its place again.
+func TestCursorRest(t *testing.T) {
+	s, tr := newStore(984)
+	for i := range 400 {
+		mustPut(t, tr, key64(i), bytes.Repeat([]byte{byte(i)}, 1+i%60))
+	}
+	tr = commit(t, s, tr)
+	c := tr.Cursor()
+	var rest [][]byte // what Rest offered at the previous key, not yet met
+	asked := 0
+	for k, v, ok, err := c.First(); ok || err != nil; k, v, ok, err = c.Next() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rest) > 0 {
+			if !bytes.Equal(rest[0], v) {
+				t.Fatalf("at %x: Rest offered %x next, Next gave %x", k, rest[0], v)
+			}
+			rest = rest[1:]
+		} else {
+			asked++
+			c.Rest(func(_, val []byte) bool {
+				rest = append(rest, bytes.Clone(val))
+				return true
+			})
+		}
+	}
+	if len(rest) != 0 || asked < 10 {
+		t.Fatalf("%d cells offered but not met; Rest asked %d times", len(rest), asked)
+	}
+
+	c = tr.Cursor()
+	if _, _, ok, err := c.First(); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	mustPut(t, tr, key64(1000), []byte("x"))
+	c.Rest(func(_, _ []byte) bool {
+		t.Fatal("Rest offered cells of a tree that changed")
+		return false
+	})
+	n := 0
+	if _, _, ok, err := c.Next(); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	c.Rest(func(_, _ []byte) bool { n++; return n < 3 })
+	if n != 3 {
+		t.Fatalf("Rest called fn %d times after fn asked to stop at 3", n)
+	}
+}
