@@ -70,9 +70,11 @@ func (l *List) Last() (*Record, error) {
 // record's id and whole value in buffers that Each reuses: they are valid
 // only until fn returns (fn may change them; copy what you keep). It is the
 // fast way through a list whose values fit in memory, allocating nothing
-// per record, where All yields a Record that owns its id and value (and
-// reads a large value only when asked). The value buffer grows to the
-// largest value met. Each returns fn's first error as it is, or an error
+// per record whose value lives in its leaf (a few small allocations for a
+// value in a chain), where All yields a Record that owns its id and value
+// (and reads a large value only when asked). The value buffer grows to the
+// largest value met; a value decrypted ahead (record.Ahead) is lent in its
+// own buffer instead. Each returns fn's first error as it is, or an error
 // wrapping ErrCorrupt for a damaged page.
 func (l *List) Each(fn func(id, value []byte) error) error {
 	ls, err := l.state()
