@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/streamcrypt/scdb/pager"
 )
@@ -13,10 +14,10 @@ import (
 // Read-ahead of chain values for a forward scan of a read-only snapshot.
 // When the scan's reader has taken the value of the last chain record it
 // was handed, the chain values after it in the same leaf are queued, and a
-// goroutine decrypts them in order into buffers of their own while the
-// reader works through the value in front of it: a stream of large values
-// then uses two cores, as the directory tree's leaf read-ahead does for
-// small ones.
+// worker goroutine (one per scan, ended by Close) decrypts them in order
+// into buffers of their own while the reader works through the value in
+// front of it: a stream of large values then uses two cores, as the
+// directory tree's leaf read-ahead does for small ones.
 //
 // Each queued value is a Slot, claimed by whoever gets to it first: the
 // goroutine, or the record's reader, which then reads the value itself the
@@ -220,6 +221,8 @@ type Ahead struct {
 	// loop do: a fraction of an allocation per value instead of two.
 	slots []Slot
 	cells []byte
+
+	work chan *aheadBatch // to the worker goroutine, once started
 }
 
 // slot returns a new Slot for cell, queued in b (a copy of cell, waiting)
@@ -324,8 +327,49 @@ func (a *Ahead) enqueue(rest func(yield func(cell []byte) bool)) {
 	}
 	a.queue = append(a.queue, b.slots...)
 	a.queued += bytesIn
-	go b.run()
+	a.start(b)
 }
+
+// start hands b to the scan's worker goroutine, starting it if need be.
+func (a *Ahead) start(b *aheadBatch) {
+	if a.work == nil {
+		a.work = make(chan *aheadBatch, 8)
+		go work(a.work)
+	}
+	select {
+	case a.work <- b:
+	default:
+		go b.run()
+	}
+}
+
+// work runs the batches of one scan. After each it polls for the next for
+// a while before it blocks: a goroutine that blocked takes 110-140 µs to
+// run again, which at a leaf's end is the time of dozens of small values.
+func work(batches chan *aheadBatch) {
+	for {
+		var b *aheadBatch
+		var ok bool
+		for deadline := time.Now().Add(workSpin); b == nil && time.Now().Before(deadline); {
+			select {
+			case b, ok = <-batches:
+				if !ok {
+					return
+				}
+			default:
+				runtime.Gosched()
+			}
+		}
+		if b == nil {
+			if b, ok = <-batches; !ok {
+				return
+			}
+		}
+		b.run()
+	}
+}
+
+const workSpin = 100 * time.Microsecond
 
 // dropQueue gives up every queued value.
 func (a *Ahead) dropQueue() {
@@ -337,9 +381,11 @@ func (a *Ahead) dropQueue() {
 }
 
 // Close ends the read-ahead: once it returns, no goroutine reads a page
-// for it. Values already taken stay with their readers; a slot handed out
-// but not taken yet is dropped, and its reader reads the value itself.
-// Closing a nil Ahead does nothing.
+// for it, and its worker goroutine ends (a scan never closed, such as an
+// iter.Pull never stopped, leaves the worker waiting). Values already
+// taken stay with their readers; a slot handed out but not taken yet is
+// dropped, and its reader reads the value itself. Closing a nil Ahead does
+// nothing.
 func (a *Ahead) Close() {
 	if a == nil {
 		return
@@ -349,4 +395,8 @@ func (a *Ahead) Close() {
 		a.last.drop()
 	}
 	a.last = nil
+	if a.work != nil {
+		close(a.work)
+		a.work = nil
+	}
 }

@@ -211,13 +211,15 @@ func TestAheadIdleWhenValuesAreNotRead(t *testing.T) {
 }
 
 // TestAheadCloseStopsTheGoroutine: once Close returns, no page is read
-// for the scan, and a slot handed out before reads its value itself.
+// for the scan, a slot handed out before reads its value itself, and the
+// scan's worker goroutine ends.
 func TestAheadCloseStopsTheGoroutine(t *testing.T) {
 	sizes := make([]int, 40)
 	for i := range sizes {
 		sizes[i] = 12000
 	}
 	l := newAheadLeaf(t, sizes)
+	before := runtime.NumGoroutine()
 	for range 20 {
 		a := NewAhead(l.r)
 		l.read(t, 0, a.Next(l.cells[0], l.rest(0)))
@@ -229,6 +231,11 @@ func TestAheadCloseStopsTheGoroutine(t *testing.T) {
 			t.Fatalf("%d pages read after Close", after-before)
 		}
 		l.read(t, 1, s1)
+	}
+	for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > before; runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines still running after 20 closed scans, %d before", runtime.NumGoroutine(), before)
+		}
 	}
 }
 
