@@ -95,12 +95,18 @@ func (j *fetchJob) take(r refsReader, k int) bool {
 }
 
 // wait returns once page k is decrypted, by the caller if nobody else is.
+// While the goroutine decrypts page k, the caller decrypts the pages after
+// it that nobody claimed yet instead of waiting idle: a cursor that has
+// caught up with its goroutine then shares the batch with it, page for
+// page, and the scan decrypts on two cores rather than one.
 func (j *fetchJob) wait(r refsReader, k int) {
 	if j.take(r, k) {
 		return
 	}
-	for j.state[k].Load() != pageDone {
-		runtime.Gosched() // the goroutine is decrypting it: one page
+	for h := k + 1; j.state[k].Load() != pageDone; h++ {
+		if h >= len(j.state) || !j.take(r, h) {
+			runtime.Gosched() // the goroutine is decrypting page k: one page
+		}
 	}
 }
 
