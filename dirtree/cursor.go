@@ -263,7 +263,7 @@ func (c *Cursor) prefetched(top *frame) (f frame, ok bool, err error) {
 	if c.pf == nil || top.n != nil || len(c.stack) != c.leafDepth || c.leafDepth == 0 {
 		return frame{}, false, nil
 	}
-	b, ref, err, ok := c.pf.leaf(top, top.i)
+	b, ref, err, ok := c.pf.leaf(c.stack, top.i)
 	if !ok || err != nil {
 		return frame{}, ok, err
 	}

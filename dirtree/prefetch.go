@@ -10,14 +10,16 @@ import (
 
 // Read-ahead for forward iteration over a read-only tree. When a cursor
 // steps from one leaf to the next, the parent branch already names the
-// leaves that follow; a prefetcher names the next batch of them and starts
-// a goroutine that decrypts them, page by page, while the caller works
-// through the current batch, so a scan uses a second core for the
-// decryption that dominates it. The cursor claims each page itself when it
-// gets to it first, so it never waits for a goroutine that is not running
-// (on a 2-vCPU VM a new goroutine took 110-140 µs to reach the idle core):
-// the two share a batch page by page. Memory is bounded: three batches of
-// at most prefetchLeaves pages per cursor, each no larger than the run of
+// leaves that follow (and the grandparent the parents after it); a
+// prefetcher names the next batch of them and starts a goroutine that
+// decrypts them, page by page, while the caller works through the current
+// batch, so a scan uses a second core for the decryption that dominates
+// it. The cursor claims each page itself when it gets to it first, so it
+// never waits for a goroutine that is not running (on a 2-vCPU VM a new
+// goroutine took 110-140 µs to reach the idle core), and decrypts the
+// next unclaimed pages while the goroutine decrypts the one it needs: the
+// two share a batch page by page. Memory is bounded: three batches of at
+// most prefetchLeaves pages per cursor, each no larger than the run of
 // leaves it names.
 //
 // Aliasing: only leaf frames point into a batch buffer, and a cursor pops
@@ -43,6 +45,7 @@ type intoReader interface {
 }
 
 type prefetcher struct {
+	t       *Tree
 	r       refsReader
 	payload int
 	cur     *leafBatch // the batch the cursor takes leaves from
@@ -50,14 +53,32 @@ type prefetcher struct {
 	spare   *leafBatch // a batch no frame points into
 }
 
-// leafBatch is the leaves lo..lo+len(refs)-1 of one parent.
+// leafBatch is a run of leaves in cursor order: the children lo..lo+n-1 of
+// each of its spans' parents, one span after the other.
 type leafBatch struct {
-	parent pager.Ref
-	lo     int
-	refs   []pager.Ref
-	buf    []byte
-	errv   []error
-	job    *fetchJob // the claims on the pages of this filling
+	spans []span
+	refs  []pager.Ref
+	buf   []byte
+	errv  []error
+	job   *fetchJob // the claims on the pages of this filling
+	after position  // where the leaves after the batch's begin
+}
+
+// span is the children lo..lo+n-1 of parent, at refs[at:at+n] of a batch.
+type span struct {
+	parent    pager.Ref
+	lo, n, at int
+}
+
+// position is child i of the raw branch page parent, which is child gi of
+// the raw branch page gp when hasGP: enough to name the leaves that follow
+// across the parent's end, within gp.
+type position struct {
+	parent rawPage
+	i      int
+	gp     rawPage
+	gi     int
+	hasGP  bool
 }
 
 // Page states in a fetchJob.
@@ -133,7 +154,7 @@ func newPrefetcher(t *Tree) *prefetcher {
 	if !ok || t.w != nil {
 		return nil
 	}
-	return &prefetcher{r: rr, payload: t.payload}
+	return &prefetcher{t: t, r: rr, payload: t.payload}
 }
 
 // batchPool keeps the batches of closed cursors (Cursor.Close) for the
@@ -148,7 +169,7 @@ func (pf *prefetcher) batch() *leafBatch {
 	if b, ok := batchPool.Get().(*leafBatch); ok {
 		return b
 	}
-	return &leafBatch{refs: make([]pager.Ref, 0, prefetchLeaves)}
+	return &leafBatch{refs: make([]pager.Ref, 0, prefetchLeaves), spans: make([]span, 0, 4)}
 }
 
 // release finishes b's job, so that b may be refilled.
@@ -159,43 +180,60 @@ func (b *leafBatch) release() {
 	}
 }
 
-func (b *leafBatch) holds(parent pager.Ref, i int) bool {
-	return b != nil && b.parent == parent && i >= b.lo && i < b.lo+len(b.refs)
+// find returns where the batch holds child i of parent.
+func (b *leafBatch) find(parent pager.Ref, i int) (k int, ok bool) {
+	if b == nil {
+		return 0, false
+	}
+	for _, sp := range b.spans {
+		if sp.parent == parent && i >= sp.lo && i < sp.lo+sp.n {
+			return sp.at + i - sp.lo, true
+		}
+	}
+	return 0, false
 }
 
-// leaf returns child i of the raw branch frame parent, decrypted ahead if
-// it was, and starts decrypting the batch after it. ok is false when the
-// prefetcher cannot help (the caller reads the page itself).
-func (pf *prefetcher) leaf(parent *frame, i int) (b []byte, ref pager.Ref, err error, ok bool) {
+// leaf returns child i of the raw branch frame on top of stack (the level
+// above the leaves), decrypted ahead if it was, and starts decrypting the
+// batch after it. ok is false when the prefetcher cannot help (the caller
+// reads the page itself).
+func (pf *prefetcher) leaf(stack []frame, i int) (b []byte, ref pager.Ref, err error, ok bool) {
+	parent := &stack[len(stack)-1]
 	pref := parent.p.ref
-	switch {
-	case pf.cur.holds(pref, i):
-	case pf.next.holds(pref, i):
-		pf.cur.release()
-		pf.spare, pf.cur, pf.next = pf.cur, pf.next, nil
-	default:
+	k, held := pf.cur.find(pref, i)
+	if !held {
+		if k, held = pf.next.find(pref, i); held {
+			pf.cur.release()
+			pf.spare, pf.cur, pf.next = pf.cur, pf.next, nil
+		}
+	}
+	if !held {
 		// A cold start: read child i alone, now, in a batch of its own.
 		pf.drain()
 		pf.cur.release()
 		cur := pf.batch()
-		if !pf.fill(cur, parent, i, 1) {
+		at := position{parent: parent.p, i: i}
+		if len(stack) >= 2 && stack[len(stack)-2].n == nil {
+			gp := &stack[len(stack)-2]
+			at.gp, at.gi, at.hasGP = gp.p, gp.i, true
+		}
+		if !pf.fill(cur, at, 1) {
 			pf.spare = cur
 			return nil, pager.Ref{}, nil, false
 		}
 		if pf.cur != nil {
 			pf.spare = pf.cur
 		}
-		pf.cur = cur
+		pf.cur, k = cur, 0
 	}
 	cur := pf.cur
-	k := i - cur.lo
 	if cur.job != nil {
 		cur.job.wait(pf.r, k)
 	} else {
 		pf.r.ReadRefs(cur.refs[k:k+1], cur.buf[k*pf.payload:(k+1)*pf.payload], cur.errv[k:k+1])
 	}
 	if pf.next == nil && k == 0 {
-		pf.ahead(parent, cur.lo+len(cur.refs))
+		pf.ahead(cur.after)
 	}
 	if err := cur.errv[k]; err != nil {
 		return nil, cur.refs[k], err, true
@@ -203,14 +241,11 @@ func (pf *prefetcher) leaf(parent *frame, i int) (b []byte, ref pager.Ref, err e
 	return cur.buf[k*pf.payload : (k+1)*pf.payload], cur.refs[k], nil, true
 }
 
-// ahead names the children of parent from i on in a spare batch and starts
-// a goroutine decrypting them.
-func (pf *prefetcher) ahead(parent *frame, i int) {
-	if i >= parent.count() {
-		return
-	}
+// ahead names the leaves from at on in a spare batch and starts a goroutine
+// decrypting them.
+func (pf *prefetcher) ahead(at position) {
 	nb := pf.batch()
-	if !pf.fill(nb, parent, i, prefetchLeaves) {
+	if !pf.fill(nb, at, prefetchLeaves) {
 		pf.spare = nb
 		return
 	}
@@ -220,18 +255,46 @@ func (pf *prefetcher) ahead(parent *frame, i int) {
 	go job.run(pf.r)
 }
 
-// fill names in b up to n children of parent from i on, and sizes its
-// buffers for them; it stops at a child pointer that does not decode (the
-// caller meets that error itself).
-func (pf *prefetcher) fill(b *leafBatch, parent *frame, i, n int) bool {
-	b.parent, b.lo, b.refs = parent.p.ref, i, b.refs[:0]
-	for j := i; j < min(i+n, parent.count()); j++ {
-		r, err := parent.p.child(j)
-		if err != nil {
+// fill names in b up to n leaves from at on, and sizes its buffers for
+// them. Past the end of at's parent it goes on with the children of the
+// parents after it under the same grandparent, so that the goroutine is
+// already decrypting the next parent's leaves when the cursor gets there
+// (a batch per parent left the cursor to decrypt a third of the leaves
+// itself while each parent's goroutine started). It stops at a pointer
+// that does not decode or a page that is not a branch: the cursor meets
+// that error, or reads that page, itself.
+func (pf *prefetcher) fill(b *leafBatch, at position, n int) bool {
+	b.refs, b.spans = b.refs[:0], b.spans[:0]
+	for len(b.refs) < n {
+		if at.i >= at.parent.n+1 {
+			if !at.hasGP || at.gi+1 >= at.gp.n+1 || len(b.spans) == cap(b.spans) {
+				break
+			}
+			ref, err := at.gp.child(at.gi + 1)
+			if err != nil {
+				break
+			}
+			p, err := pf.t.readRaw(ref)
+			if err != nil || p.leaf {
+				break
+			}
+			at.parent, at.i, at.gi = p, 0, at.gi+1
+		}
+		sp := span{parent: at.parent.ref, lo: at.i, at: len(b.refs)}
+		for ; at.i <= at.parent.n && len(b.refs) < n; at.i++ {
+			r, err := at.parent.child(at.i)
+			if err != nil {
+				at.hasGP = false // the cursor stops here too
+				break
+			}
+			b.refs = append(b.refs, r)
+		}
+		if sp.n = len(b.refs) - sp.at; sp.n == 0 {
 			break
 		}
-		b.refs = append(b.refs, r)
+		b.spans = append(b.spans, sp)
 	}
+	b.after = at
 	if need := len(b.refs) * pf.payload; cap(b.buf) < need {
 		b.buf = make([]byte, need)
 	} else {
@@ -251,6 +314,7 @@ func (pf *prefetcher) close() {
 	pf.cur.release()
 	for _, b := range []*leafBatch{pf.cur, pf.spare} {
 		if b != nil {
+			b.after = position{} // holds pages of this cursor's tree
 			batchPool.Put(b)
 		}
 	}

@@ -119,3 +119,66 @@ func TestPrefetchCursorDecryptsWhileGoroutineDoes(t *testing.T) {
 	}
 	t.Skip("the prefetch goroutine never read a leaf in 20 scans")
 }
+
+// coldReader counts the leaves a cursor reads outside any read-ahead batch.
+type coldReader struct {
+	pager.Reader
+	mu   sync.Mutex
+	cold int
+}
+
+func (r *coldReader) ReadRefs(refs []pager.Ref, dst []byte, errv []error) {
+	buf := make([]byte, 8192)
+	stack := string(buf[:runtime.Stack(buf, false)])
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if strings.Contains(stack, "(*prefetcher).leaf") && !strings.Contains(stack, "(*fetchJob)") {
+		r.cold++
+	}
+	ps := r.PayloadSize()
+	for i, ref := range refs {
+		b, err := r.Reader.Page(ref)
+		errv[i] = err
+		copy(dst[i*ps:(i+1)*ps], b)
+	}
+}
+
+func (r *coldReader) Page(ref pager.Ref) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.Reader.Page(ref)
+}
+
+// The read-ahead names the leaves of the next parents before the cursor
+// leaves the current one: a scan of a tree with many parents reads only
+// its first leaf outside a batch.
+func TestPrefetchCrossesParents(t *testing.T) {
+	s, w := newStore(1024)
+	for i := range 600 {
+		mustPut(t, w, []byte(fmt.Sprintf("key%04d", i)), make([]byte, 300))
+	}
+	root, err := w.Flush()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.NextGen()
+	if d := depth(Open(s, root)); d != 3 {
+		t.Fatalf("tree of depth %d, want a root over parents of leaves", d)
+	}
+	r := &coldReader{Reader: s}
+	c := Open(r, root).Cursor()
+	defer c.Close()
+	n := 0
+	for _, _, ok, err := c.First(); ok || err != nil; _, _, ok, err = c.Next() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != 600 {
+		t.Fatalf("scan read %d keys, want 600", n)
+	}
+	if r.cold != 1 {
+		t.Fatalf("%d leaves read outside a read-ahead batch, want 1 (the first)", r.cold)
+	}
+}
