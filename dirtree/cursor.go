@@ -245,7 +245,7 @@ func (c *Cursor) descendLeftmost() error {
 		if len(c.stack) > maxDepth {
 			return errs.Corrupt(ref.Page, "tree deeper than %d levels", maxDepth)
 		}
-		f, ok, err := c.prefetched(top)
+		f, ok, err := c.prefetched(top, ref)
 		if !ok {
 			f, err = c.t.frameFor(ref)
 		}
@@ -256,14 +256,20 @@ func (c *Cursor) descendLeftmost() error {
 	}
 }
 
-// prefetched returns the leaf under the current child of the raw branch
-// frame top from the read-ahead, when the cursor has one and top is the
+// prefetched returns the leaf want, the current child of the raw branch
+// frame top, from the read-ahead, when the cursor has one and top is the
 // level above the leaves. ok is false when the caller must read the page.
-func (c *Cursor) prefetched(top *frame) (f frame, ok bool, err error) {
+func (c *Cursor) prefetched(top *frame, want pager.Ref) (f frame, ok bool, err error) {
 	if c.pf == nil || top.n != nil || len(c.stack) != c.leafDepth || c.leafDepth == 0 {
 		return frame{}, false, nil
 	}
 	b, ref, err, ok := c.pf.leaf(c.stack, top.i)
+	if ok && ref != want {
+		// The batch named this child from its own read of the parent page,
+		// and a file changed under us can give two reads of one page two
+		// authentic contents: the cursor follows only its own frame.
+		return frame{}, false, nil
+	}
 	if !ok || err != nil {
 		return frame{}, ok, err
 	}

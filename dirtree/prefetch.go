@@ -134,12 +134,21 @@ func (j *fetchJob) wait(r refsReader, k int) {
 // finish makes sure nobody writes the batch after it returns: pages still
 // waiting are abandoned, pages being read are waited for.
 func (j *fetchJob) finish() {
+	j.abandon()
 	for k := range j.state {
-		if !j.state[k].CompareAndSwap(pageWaiting, pageDone) {
-			for j.state[k].Load() != pageDone {
-				runtime.Gosched()
-			}
+		for j.state[k].Load() != pageDone {
+			runtime.Gosched()
 		}
+	}
+}
+
+// abandon marks the pages nobody claimed yet as done: nobody decrypts them.
+// Abandoning them all before waiting for any matters: waiting page by page
+// let the goroutine claim each next page first, and a cursor closed after a
+// few leaves waited for the whole batch to be decrypted.
+func (j *fetchJob) abandon() {
+	for k := range j.state {
+		j.state[k].CompareAndSwap(pageWaiting, pageDone)
 	}
 }
 
@@ -209,6 +218,7 @@ func (pf *prefetcher) leaf(stack []frame, i int) (b []byte, ref pager.Ref, err e
 	}
 	if !held {
 		// A cold start: read child i alone, now, in a batch of its own.
+		pf.abandon()
 		pf.drain()
 		pf.cur.release()
 		cur := pf.batch()
@@ -310,6 +320,7 @@ func (pf *prefetcher) fill(b *leafBatch, at position, n int) bool {
 
 // close gives the batches to batchPool once no goroutine can write to them.
 func (pf *prefetcher) close() {
+	pf.abandon()
 	pf.drain()
 	pf.cur.release()
 	for _, b := range []*leafBatch{pf.cur, pf.spare} {
@@ -319,6 +330,17 @@ func (pf *prefetcher) close() {
 		}
 	}
 	pf.cur, pf.spare = nil, nil
+}
+
+// abandon gives up the pages of both batches that nobody claimed yet, so
+// that waiting for one batch's pages in flight does not leave the other's
+// goroutine decrypting more meanwhile.
+func (pf *prefetcher) abandon() {
+	for _, b := range []*leafBatch{pf.cur, pf.next} {
+		if b != nil && b.job != nil {
+			b.job.abandon()
+		}
+	}
 }
 
 // drain ends the batch in flight, if any, and makes it spare.

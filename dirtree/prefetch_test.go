@@ -8,29 +8,39 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamcrypt/scdb/internal/memstore"
 	"github.com/streamcrypt/scdb/pager"
 )
 
 // stallReader is a pager.Reader with ReadRefs whose first read on a prefetch
-// goroutine (the one a batch starts) stalls until the cursor reads a page of
-// its own, or until a deadline. It tells who reads by the call stack.
+// goroutine (the one a batch starts) stalls until the cursor reads a later
+// leaf itself, or until a deadline. It tells who reads by the call stack.
 type stallReader struct {
 	pager.Reader
-	pageMu   sync.Mutex
-	mu       sync.Mutex
-	stalled  chan struct{} // closed by the cursor's next read; nil when nobody stalls
-	stalls   int           // reads that stalled
-	released int           // stalled reads released by a cursor read
-	lastPage uint64        // a stall on this page (the last leaf) cannot be released
+	pageMu    sync.Mutex
+	mu        sync.Mutex
+	order     map[uint64]int // leaf page -> position in key order
+	lastPage  uint64         // a stall on this page (the last leaf) cannot be released
+	stalled   chan struct{}  // closed by the cursor's read of a later leaf; nil when nobody stalls
+	stalledAt int            // the stalled leaf's position
+	stalls    int            // reads that stalled (at most one)
+	released  int            // stalls ended by the cursor reading a later leaf, before or during the stall
+	cursorMax int            // the last position the cursor read
 }
 
 func (r *stallReader) ReadRefs(refs []pager.Ref, dst []byte, errv []error) {
+	at := r.order[refs[0].Page]
 	if onPrefetchGoroutine() {
 		r.mu.Lock()
 		var ch chan struct{}
 		if r.stalls == 0 && refs[0].Page != r.lastPage {
-			ch = make(chan struct{})
-			r.stalled, r.stalls = ch, 1
+			r.stalls = 1
+			if r.cursorMax > at {
+				r.released++ // the cursor already read a leaf after this one
+			} else {
+				ch = make(chan struct{})
+				r.stalled, r.stalledAt = ch, at
+			}
 		}
 		r.mu.Unlock()
 		if ch != nil {
@@ -44,7 +54,8 @@ func (r *stallReader) ReadRefs(refs []pager.Ref, dst []byte, errv []error) {
 		}
 	} else {
 		r.mu.Lock()
-		if r.stalled != nil {
+		r.cursorMax = max(r.cursorMax, at)
+		if r.stalled != nil && at > r.stalledAt {
 			close(r.stalled)
 			r.stalled = nil
 		}
@@ -103,8 +114,13 @@ func TestPrefetchCursorDecryptsWhileGoroutineDoes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	order := map[uint64]int{}
+	for j := 0; j <= rp.n; j++ {
+		c, _ := rp.child(j)
+		order[c.Page] = j
+	}
 	for attempt := 0; attempt < 20; attempt++ {
-		r := &stallReader{Reader: s, lastPage: last.Page}
+		r := &stallReader{Reader: s, lastPage: last.Page, order: order}
 		keys, _ := scan(t, Open(r, root))
 		if len(keys) != len(want) {
 			t.Fatalf("scan read %d keys, want %d", len(keys), len(want))
@@ -180,5 +196,142 @@ func TestPrefetchCrossesParents(t *testing.T) {
 	}
 	if r.cold != 1 {
 		t.Fatalf("%d leaves read outside a read-ahead batch, want 1 (the first)", r.cold)
+	}
+}
+
+// twoFacedReader serves, for every read of page `of` after the first, the
+// content of page alt: an attacker who swaps in another authentic version of
+// a page between two reads of it (a cache eviction, then a changed file).
+type twoFacedReader struct {
+	pager.Reader
+	of, alt uint64
+	mu      sync.Mutex
+	reads   int
+}
+
+func (r *twoFacedReader) Page(ref pager.Ref) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ref.Page == r.of {
+		if r.reads++; r.reads > 1 {
+			ref.Page = r.alt
+		}
+	}
+	return r.Reader.Page(ref)
+}
+
+func (r *twoFacedReader) ReadRefs(refs []pager.Ref, dst []byte, errv []error) {
+	ps := r.PayloadSize()
+	for i, ref := range refs {
+		b, err := r.Page(ref)
+		errv[i] = err
+		copy(dst[i*ps:(i+1)*ps], b)
+	}
+}
+
+// The read-ahead names the next parent's leaves from its own read of that
+// parent, and the cursor reads the parent again when it gets there. If the
+// two reads differ, the cursor returns the leaves its own frame names, not
+// the ones the read-ahead decrypted.
+func TestPrefetchFollowsTheCursorsOwnParent(t *testing.T) {
+	s := memstore.New(1024)
+	ref := func() pager.Ref {
+		p, err := s.Alloc(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pager.Ref{Page: p, Gen: s.Gen()}
+	}
+	write := func(r pager.Ref, n *node) {
+		b := make([]byte, s.PayloadSize())
+		n.used = n.computeUsed()
+		n.encode(b)
+		if err := s.WritePage(r.Page, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leaf := func(k, v string) pager.Ref {
+		r := ref()
+		write(r, &node{leaf: true, keys: [][]byte{[]byte(k)}, vals: [][]byte{[]byte(v)}})
+		return r
+	}
+	l1, l2 := leaf("a", "1"), leaf("b", "2")
+	l3, l4 := leaf("m", "old m"), leaf("p", "old p") // the first version of the second parent
+	m3, m4 := leaf("n", "new n"), leaf("q", "new q") // the version the cursor reads
+	p1, p2, p2b, root := ref(), ref(), ref(), ref()
+	write(p1, &node{keys: [][]byte{[]byte("b")}, kids: []pager.Ref{l1, l2}})
+	write(p2, &node{keys: [][]byte{[]byte("o")}, kids: []pager.Ref{l3, l4}})
+	write(p2b, &node{keys: [][]byte{[]byte("o")}, kids: []pager.Ref{m3, m4}})
+	write(root, &node{keys: [][]byte{[]byte("k")}, kids: []pager.Ref{p1, p2}})
+	s.NextGen()
+
+	r := &twoFacedReader{Reader: s, of: p2.Page, alt: p2b.Page}
+	c := Open(r, root).Cursor()
+	defer c.Close()
+	var got []string
+	for k, v, ok, err := c.First(); ok || err != nil; k, v, ok, err = c.Next() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(k)+"="+string(v))
+	}
+	if r.reads < 2 {
+		t.Fatalf("the second parent was read %d times: the read-ahead did not read it ahead", r.reads)
+	}
+	if want := "[a=1 b=2 n=new n q=new q]"; fmt.Sprint(got) != want {
+		t.Fatalf("scan returned %v, want %v: the leaves the cursor's own parent frame names", got, want)
+	}
+}
+
+// slowReader makes every page read take a while.
+type slowReader struct {
+	pager.Reader
+	mu    sync.Mutex
+	reads int
+}
+
+func (r *slowReader) Page(ref pager.Ref) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reads++
+
+	return r.Reader.Page(ref)
+}
+
+func (r *slowReader) ReadRefs(refs []pager.Ref, dst []byte, errv []error) {
+	ps := r.PayloadSize()
+	for i, ref := range refs {
+		time.Sleep(200 * time.Microsecond)
+		b, err := r.Page(ref)
+		errv[i] = err
+		copy(dst[i*ps:(i+1)*ps], b)
+	}
+}
+
+// Closing a cursor abandons the leaves nobody started to decrypt: it waits
+// for the pages being read, not for the rest of the batch.
+func TestPrefetchCloseAbandonsTheBatch(t *testing.T) {
+	s, w := newStore(1024)
+	for i := range 600 { // 200 leaves
+		mustPut(t, w, []byte(fmt.Sprintf("key%04d", i)), make([]byte, 300))
+	}
+	root := commit(t, s, w).root
+	r := &slowReader{Reader: s}
+	c := Open(r, root).Cursor()
+	_, _, ok, err := c.First()
+	for i := 0; i < 8; i++ {
+		if !ok || err != nil {
+			t.Fatalf("step %d: ok %v, err %v", i, ok, err)
+		}
+		_, _, ok, err = c.Next()
+	}
+	r.mu.Lock()
+	before := r.reads
+	r.mu.Unlock()
+	c.Close()
+	// Each of the two batches' goroutines may finish the page it was reading
+	// when we counted and one it claimed before Close abandoned the rest.
+	if after := r.reads - before; after > 4 {
+		t.Fatalf("Close waited for %d more pages to be decrypted, want at most 4", after)
 	}
 }
