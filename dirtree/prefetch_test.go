@@ -61,12 +61,7 @@ func (r *stallReader) ReadRefs(refs []pager.Ref, dst []byte, errv []error) {
 		}
 		r.mu.Unlock()
 	}
-	ps := r.PayloadSize()
-	for i, ref := range refs {
-		b, err := r.Page(ref)
-		errv[i] = err
-		copy(dst[i*ps:(i+1)*ps], b)
-	}
+	readRefs(r, refs, dst, errv)
 }
 
 // Page serializes reads: memstore is not safe for concurrent use.
@@ -74,6 +69,16 @@ func (r *stallReader) Page(ref pager.Ref) ([]byte, error) {
 	r.pageMu.Lock()
 	defer r.pageMu.Unlock()
 	return r.Reader.Page(ref)
+}
+
+// readRefs implements ReadRefs for the readers below with r.Page.
+func readRefs(r pager.Reader, refs []pager.Ref, dst []byte, errv []error) {
+	ps := r.PayloadSize()
+	for i, ref := range refs {
+		b, err := r.Page(ref)
+		errv[i] = err
+		copy(dst[i*ps:(i+1)*ps], b)
+	}
 }
 
 func onPrefetchGoroutine() bool {
@@ -146,17 +151,12 @@ type coldReader struct {
 func (r *coldReader) ReadRefs(refs []pager.Ref, dst []byte, errv []error) {
 	buf := make([]byte, 8192)
 	stack := string(buf[:runtime.Stack(buf, false)])
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if strings.Contains(stack, "(*prefetcher).leaf") && !strings.Contains(stack, "(*fetchJob)") {
+		r.mu.Lock()
 		r.cold++
+		r.mu.Unlock()
 	}
-	ps := r.PayloadSize()
-	for i, ref := range refs {
-		b, err := r.Reader.Page(ref)
-		errv[i] = err
-		copy(dst[i*ps:(i+1)*ps], b)
-	}
+	readRefs(r, refs, dst, errv)
 }
 
 func (r *coldReader) Page(ref pager.Ref) ([]byte, error) {
@@ -221,12 +221,7 @@ func (r *twoFacedReader) Page(ref pager.Ref) ([]byte, error) {
 }
 
 func (r *twoFacedReader) ReadRefs(refs []pager.Ref, dst []byte, errv []error) {
-	ps := r.PayloadSize()
-	for i, ref := range refs {
-		b, err := r.Page(ref)
-		errv[i] = err
-		copy(dst[i*ps:(i+1)*ps], b)
-	}
+	readRefs(r, refs, dst, errv)
 }
 
 // The read-ahead names the next parent's leaves from its own read of that
@@ -299,13 +294,8 @@ func (r *slowReader) Page(ref pager.Ref) ([]byte, error) {
 }
 
 func (r *slowReader) ReadRefs(refs []pager.Ref, dst []byte, errv []error) {
-	ps := r.PayloadSize()
-	for i, ref := range refs {
-		time.Sleep(200 * time.Microsecond)
-		b, err := r.Page(ref)
-		errv[i] = err
-		copy(dst[i*ps:(i+1)*ps], b)
-	}
+	time.Sleep(time.Duration(len(refs)) * 200 * time.Microsecond)
+	readRefs(r, refs, dst, errv)
 }
 
 // Closing a cursor abandons the leaves nobody started to decrypt: it waits
