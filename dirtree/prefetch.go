@@ -218,9 +218,7 @@ func (pf *prefetcher) leaf(stack []frame, i int) (b []byte, ref pager.Ref, err e
 	}
 	if !held {
 		// A cold start: read child i alone, now, in a batch of its own.
-		pf.abandon()
-		pf.drain()
-		pf.cur.release()
+		pf.stop()
 		cur := pf.batch()
 		at := position{parent: parent.p, i: i}
 		if len(stack) >= 2 && stack[len(stack)-2].n == nil {
@@ -269,8 +267,9 @@ func (pf *prefetcher) ahead(at position) {
 // them. Past the end of at's parent it goes on with the children of the
 // parents after it under the same grandparent, so that the goroutine is
 // already decrypting the next parent's leaves when the cursor gets there
-// (a batch per parent left the cursor to decrypt a third of the leaves
-// itself while each parent's goroutine started). It stops at a pointer
+// (a batch per parent meant a leaf read alone and a goroutine started at
+// every parent: on the bench's file, 111 leaves per scan read outside a
+// batch instead of 60, one per list). It stops at a pointer
 // that does not decode or a page that is not a branch: the cursor meets
 // that error, or reads that page, itself.
 func (pf *prefetcher) fill(b *leafBatch, at position, n int) bool {
@@ -320,9 +319,7 @@ func (pf *prefetcher) fill(b *leafBatch, at position, n int) bool {
 
 // close gives the batches to batchPool once no goroutine can write to them.
 func (pf *prefetcher) close() {
-	pf.abandon()
-	pf.drain()
-	pf.cur.release()
+	pf.stop()
 	for _, b := range []*leafBatch{pf.cur, pf.spare} {
 		if b != nil {
 			b.after = position{} // holds pages of this cursor's tree
@@ -332,21 +329,18 @@ func (pf *prefetcher) close() {
 	pf.cur, pf.spare = nil, nil
 }
 
-// abandon gives up the pages of both batches that nobody claimed yet, so
-// that waiting for one batch's pages in flight does not leave the other's
-// goroutine decrypting more meanwhile.
-func (pf *prefetcher) abandon() {
+// stop ends both batches' jobs, the batch in flight becoming spare. It
+// abandons the pages of both that nobody claimed before it waits for either's
+// pages being read, or the other's goroutine would decrypt more meanwhile.
+func (pf *prefetcher) stop() {
 	for _, b := range []*leafBatch{pf.cur, pf.next} {
 		if b != nil && b.job != nil {
 			b.job.abandon()
 		}
 	}
-}
-
-// drain ends the batch in flight, if any, and makes it spare.
-func (pf *prefetcher) drain() {
 	if pf.next != nil {
 		pf.next.release()
 		pf.spare, pf.next = pf.next, nil
 	}
+	pf.cur.release()
 }
