@@ -54,14 +54,25 @@ func (n *node) capacity(payloadSize int) int {
 // search returns, for a leaf, the index of the first key >= key and whether
 // it is equal; for a branch, the child to descend into.
 func (n *node) search(key []byte) (int, bool) {
+	// A loop rather than slices.BinarySearchFunc: through its function
+	// value key escapes, and every Get's key would be allocated.
+	lo, hi := 0, len(n.keys)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if bytes.Compare(n.keys[m], key) < 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	found := lo < len(n.keys) && bytes.Equal(n.keys[lo], key)
 	if n.leaf {
-		return slices.BinarySearchFunc(n.keys, key, bytes.Compare)
+		return lo, found
 	}
-	i, found := slices.BinarySearchFunc(n.keys, key, bytes.Compare)
 	if found {
-		i++
+		lo++
 	}
-	return i, false
+	return lo, false
 }
 
 func (n *node) ref(gen uint64) pager.Ref { return pager.Ref{Page: n.pgno, Gen: gen} }
