@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,8 +17,7 @@ import (
 // goroutine (the one a batch starts) stalls until the cursor reads a later
 // leaf itself, or until a deadline. It tells who reads by the call stack.
 type stallReader struct {
-	pager.Reader
-	pageMu    sync.Mutex
+	syncReader
 	mu        sync.Mutex
 	order     map[uint64]int // leaf page -> position in key order
 	lastPage  uint64         // a stall on this page (the last leaf) cannot be released
@@ -64,8 +64,13 @@ func (r *stallReader) ReadRefs(refs []pager.Ref, dst []byte, errv []error) {
 	readRefs(r, refs, dst, errv)
 }
 
-// Page serializes reads: memstore is not safe for concurrent use.
-func (r *stallReader) Page(ref pager.Ref) ([]byte, error) {
+// syncReader serializes Page: memstore is not safe for concurrent use.
+type syncReader struct {
+	pager.Reader
+	pageMu sync.Mutex
+}
+
+func (r *syncReader) Page(ref pager.Ref) ([]byte, error) {
 	r.pageMu.Lock()
 	defer r.pageMu.Unlock()
 	return r.Reader.Page(ref)
@@ -81,10 +86,14 @@ func readRefs(r pager.Reader, refs []pager.Ref, dst []byte, errv []error) {
 	}
 }
 
-func onPrefetchGoroutine() bool {
-	buf := make([]byte, 4096)
-	return strings.Contains(string(buf[:runtime.Stack(buf, false)]), "(*fetchJob).run")
+// callStack is the calling goroutine's stack: the readers tell by it who
+// reads, the cursor or a batch's goroutine.
+func callStack() string {
+	buf := make([]byte, 8192)
+	return string(buf[:runtime.Stack(buf, false)])
 }
+
+func onPrefetchGoroutine() bool { return strings.Contains(callStack(), "(*fetchJob).run") }
 
 // A cursor that reaches a leaf its prefetch goroutine is still decrypting
 // decrypts the leaves after it meanwhile, instead of waiting for the
@@ -125,7 +134,7 @@ func TestPrefetchCursorDecryptsWhileGoroutineDoes(t *testing.T) {
 		order[c.Page] = j
 	}
 	for attempt := 0; attempt < 20; attempt++ {
-		r := &stallReader{Reader: s, lastPage: last.Page, order: order}
+		r := &stallReader{syncReader: syncReader{Reader: s}, lastPage: last.Page, order: order}
 		keys, _ := scan(t, Open(r, root))
 		if len(keys) != len(want) {
 			t.Fatalf("scan read %d keys, want %d", len(keys), len(want))
@@ -143,26 +152,15 @@ func TestPrefetchCursorDecryptsWhileGoroutineDoes(t *testing.T) {
 
 // coldReader counts the leaves a cursor reads outside any read-ahead batch.
 type coldReader struct {
-	pager.Reader
-	mu   sync.Mutex
-	cold int
+	syncReader
+	cold atomic.Int64
 }
 
 func (r *coldReader) ReadRefs(refs []pager.Ref, dst []byte, errv []error) {
-	buf := make([]byte, 8192)
-	stack := string(buf[:runtime.Stack(buf, false)])
-	if strings.Contains(stack, "(*prefetcher).leaf") && !strings.Contains(stack, "(*fetchJob)") {
-		r.mu.Lock()
-		r.cold++
-		r.mu.Unlock()
+	if stack := callStack(); strings.Contains(stack, "(*prefetcher).leaf") && !strings.Contains(stack, "(*fetchJob)") {
+		r.cold.Add(1)
 	}
 	readRefs(r, refs, dst, errv)
-}
-
-func (r *coldReader) Page(ref pager.Ref) ([]byte, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.Reader.Page(ref)
 }
 
 // The read-ahead names the leaves of the next parents before the cursor
@@ -181,7 +179,7 @@ func TestPrefetchCrossesParents(t *testing.T) {
 	if d := depth(Open(s, root)); d != 3 {
 		t.Fatalf("tree of depth %d, want a root over parents of leaves", d)
 	}
-	r := &coldReader{Reader: s}
+	r := &coldReader{syncReader: syncReader{Reader: s}}
 	c := Open(r, root).Cursor()
 	defer c.Close()
 	n := 0
@@ -194,8 +192,8 @@ func TestPrefetchCrossesParents(t *testing.T) {
 	if n != 600 {
 		t.Fatalf("scan read %d keys, want 600", n)
 	}
-	if r.cold != 1 {
-		t.Fatalf("%d leaves read outside a read-ahead batch, want 1 (the first)", r.cold)
+	if n := r.cold.Load(); n != 1 {
+		t.Fatalf("%d leaves read outside a read-ahead batch, want 1 (the first)", n)
 	}
 }
 
