@@ -1613,7 +1613,8 @@ func reopen(t testing.TB, db **scdb.DB) {
 	opts := info.opts
 	opts.PageSize = 0
 	*db = mustOpen(t, info.path, opts)
-	if g := (*db).Generation(); g != gen {
+	// A Close that shrinks the file commits three times (DB.Shrink).
+	if g := (*db).Generation(); g != gen && (g != gen+3 || info.opts.KeepFreeSpace) {
 		t.Fatalf("reopened at generation %d, closed at %d", g, gen)
 	}
 	paths.Store(*db, info)

@@ -53,9 +53,9 @@ func TestCrash(t *testing.T) {
 		defer m.shutdown()
 		rt.Repeat(m.actions())
 	})
-	t.Logf("%d commits, %d failed commits (%d landed after the crash), %d key changes, %d failed key changes (%d landed), %d power cuts (%d with a torn write), %d process crashes, %d concurrent snapshot reads",
+	t.Logf("%d commits, %d failed commits (%d landed after the crash), %d key changes, %d failed key changes (%d landed), %d power cuts (%d with a torn write), %d process crashes, %d concurrent snapshot reads, %d shrinks",
 		st.commits.Load(), st.failedCommits.Load(), st.commitsLanded.Load(), st.keyChanges.Load(), st.failedKeyChanges.Load(),
-		st.keysLanded.Load(), st.powerCuts.Load(), st.torn.Load(), st.processCrashes.Load(), st.concurrentReads.Load())
+		st.keysLanded.Load(), st.powerCuts.Load(), st.torn.Load(), st.processCrashes.Load(), st.concurrentReads.Load(), st.shrinks.Load())
 	t.Logf("faults hit: %v; torn: %v", st.where, st.tornAt)
 }
 
@@ -81,6 +81,7 @@ type crashStats struct {
 	commits, failedCommits, commitsLanded            atomic.Int64
 	keyChanges, failedKeyChanges, keysLanded         atomic.Int64
 	powerCuts, torn, processCrashes, concurrentReads atomic.Int64
+	shrinks                                          atomic.Int64 // Shrinks that committed all three
 
 	mu     sync.Mutex
 	where  map[string]int // where injected faults hit
@@ -313,6 +314,8 @@ func (m *crashModel) actions() map[string]func(*rapid.T) {
 		"CloseSnapshot":   m.closeSnapshot,
 		"Verify":          m.verify,
 		"Crash":           m.crash,
+		"Shrink":          func(t *rapid.T) { m.shrink(t, false) },
+		"FaultyShrink":    func(t *rapid.T) { m.shrink(t, true) },
 	}
 }
 
@@ -441,7 +444,7 @@ func (m *crashModel) drawValue(t *rapid.T) []byte {
 // the state the transaction built.
 func (m *crashModel) runUpdate(t *rapid.T, ops []crashOp, giveUp bool) (crashRecs, error) {
 	pending := m.state.clone()
-	join := m.readConcurrently(t)
+	join := m.readConcurrently(t, false)
 	err := m.db.Update(func(tx *scdb.Tx) error {
 		for _, op := range ops {
 			if err := op(tx, pending); err != nil {
@@ -462,8 +465,9 @@ func (m *crashModel) runUpdate(t *rapid.T, ops []crashOp, giveUp bool) (crashRec
 
 // readConcurrently starts, when drawn, one goroutine per held snapshot that
 // reads it whole again and again; the returned function stops them and
-// fails the test if any saw something other than its snapshot.
-func (m *crashModel) readConcurrently(t *rapid.T) func() {
+// fails the test if any saw something other than its snapshot. shrinking
+// says the write is a Shrink: up to three commits, none changing a record.
+func (m *crashModel) readConcurrently(t *rapid.T, shrinking bool) func() {
 	foreign := rapid.Bool().Draw(t, "attached reader snapshots during the write")
 	if (len(m.snaps) == 0 || !rapid.Bool().Draw(t, "read snapshots concurrently")) && !foreign {
 		return func() {}
@@ -475,7 +479,7 @@ func (m *crashModel) readConcurrently(t *rapid.T) func() {
 		gen, state := m.gen, m.state
 		wg.Go(func() {
 			for {
-				errs[len(m.snaps)] = m.readerSnapshot(gen, state)
+				errs[len(m.snaps)] = m.readerSnapshot(gen, state, shrinking)
 				select {
 				case <-done:
 					return
@@ -519,14 +523,18 @@ func (m *crashModel) readConcurrently(t *rapid.T) func() {
 // readerSnapshot takes one snapshot in the attached reader while the writer
 // may be committing: it reads generation gen (checked whole against state)
 // or, once the commit's meta is in the file, gen+1 (whose state is still
-// being built: only its generation is checked).
-func (m *crashModel) readerSnapshot(gen uint64, state crashRecs) error {
+// being built: only its generation is checked). A Shrink's three commits
+// hold state, and are checked whole.
+func (m *crashModel) readerSnapshot(gen uint64, state crashRecs, shrinking bool) error {
 	m.stats.concurrentReads.Add(1)
 	tx, err := m.reader.Begin(false)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	if g := tx.Generation(); shrinking && g >= gen && g <= gen+3 {
+		return crashVerify(tx, state)
+	}
 	switch tx.Generation() {
 	case gen:
 		return crashVerify(tx, state)
@@ -648,6 +656,55 @@ func (m *crashModel) faultyUpdate(t *rapid.T) {
 	m.stats.failedCommits.Add(1)
 	m.inflight = &crashInflight{logStart: start, gen: m.gen + 1, state: pending}
 	m.afterFault(t, fl, "Update", err)
+}
+
+// shrink runs DB.Shrink, with the attached reader maybe taking snapshots
+// meanwhile, and with a fault armed when faulty. Every commit it makes
+// keeps the records as they are: up to three commits may return nil before
+// one fails.
+func (m *crashModel) shrink(t *rapid.T, faulty bool) {
+	if m.inflight != nil {
+		// Its meta may be in the file: an attached reader may see its
+		// records, not the model's, at the generation after.
+		t.Skip("a failed operation is in flight")
+	}
+	start := len(m.f.Log())
+	var fl crashFault
+	if faulty {
+		fl = m.armFault(t, false)
+	}
+	join := m.readConcurrently(t, true)
+	err := m.db.Shrink()
+	join()
+	m.disarm()
+	g, before := m.db.Generation(), m.gen
+	if g < m.gen || g > m.gen+3 || (err == nil && g != m.gen && g != m.gen+3) {
+		t.Fatalf("generation %d after Shrink (%v), model %d", g, err, m.gen)
+	}
+	m.stats.commits.Add(int64(g - m.gen))
+	m.stats.shrinks.Add(int64(g-m.gen) / 3)
+	if g != m.gen && m.inflight != nil && !m.inflight.keys {
+		m.inflight = nil // the failed commit's generation is a later one's now
+	}
+	m.gen = g
+	if err == nil {
+		return
+	}
+	m.stats.failedCommits.Add(1)
+	// The failed commit's operations start after the last meta write of
+	// the commits that returned nil: the meta page it writes is the one
+	// the commit two before it wrote.
+	if g != before {
+		ps := int64(m.opts.PageSize)
+		for i, op := range m.f.Log()[start:] {
+			if op.Kind == faultfile.Write && op.Off == ps*int64(1+g%2) && int64(len(op.Data)) == ps && !op.Failed {
+				start += i + 1
+				break
+			}
+		}
+	}
+	m.inflight = &crashInflight{logStart: start, gen: m.gen + 1, state: m.state}
+	m.afterFault(t, fl, "Shrink", err)
 }
 
 // ---- key slots ----

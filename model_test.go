@@ -48,7 +48,7 @@ func TestModel(t *testing.T) {
 		}
 		rt.Repeat(actions)
 	})
-	t.Logf("%d checks, %d actions", checks.Load(), steps.Load())
+	t.Logf("%d checks, %d actions, %d shrinks", checks.Load(), steps.Load(), shrinks.Load())
 }
 
 var (
@@ -141,9 +141,10 @@ func newModel(t *rapid.T) *model {
 	pageSize := rapid.SampledFrom([]int{1024, 4096}).Draw(t, "pageSize")
 	m := &model{
 		opts: scdb.Options{
-			Key:       testKey,
-			PageSize:  pageSize,
-			CacheSize: rapid.SampledFrom([]int{0, 16 << 10}).Draw(t, "cacheSize"),
+			Key:           testKey,
+			PageSize:      pageSize,
+			CacheSize:     rapid.SampledFrom([]int{0, 16 << 10}).Draw(t, "cacheSize"),
+			KeepFreeSpace: rapid.Bool().Draw(t, "keepFreeSpace"),
 		},
 		maxID:     scdb.MaxIDSize(pageSize),
 		listNames: []string{"a", "list two", "", strings.Repeat("n", 200)},
@@ -195,6 +196,7 @@ func (m *model) actions() map[string]func(*rapid.T) {
 		"Bulk":                 m.bulk,
 		"DeleteWhileIterating": m.deleteWhileIterating,
 		"OpenThenWrite":        m.openThenWrite,
+		"Shrink":               m.shrink,
 	}
 }
 
@@ -447,7 +449,7 @@ func (m *model) reopen(t *rapid.T) {
 	if err := m.db.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	m.reopenFile(t, m.f.Clone())
+	m.reopenFile(t, m.f.Clone(), true)
 }
 
 // crash cuts the power while the write transaction is open, keeping a
@@ -460,10 +462,46 @@ func (m *model) crash(t *rapid.T) {
 	m.tx.Rollback()
 	m.tx = nil
 	m.db.Close()
-	m.reopenFile(t, crashed)
+	m.reopenFile(t, crashed, false)
 }
 
-func (m *model) reopenFile(t *rapid.T, f *faultfile.File) {
+// shrink drops the open transaction and shrinks the file: it commits
+// three times or not at all, and changes no record.
+func (m *model) shrink(t *rapid.T) {
+	m.tx.Rollback()
+	m.tx = nil
+	before := m.fileSize()
+	if err := m.db.Shrink(); err != nil {
+		t.Fatalf("Shrink: %v", err)
+	}
+	g := m.db.Generation()
+	if g != m.gen && g != m.gen+3 {
+		t.Fatalf("generation %d after Shrink, want %d or %d", g, m.gen, m.gen+3)
+	}
+	if after := m.fileSize(); g == m.gen+3 && after >= before {
+		t.Fatalf("Shrink committed, yet the file went from %d to %d bytes", before, after)
+	}
+	if g != m.gen {
+		shrinks.Add(1)
+	}
+	m.gen = g
+	m.checkFile(t)
+	m.begin(t)
+}
+
+// shrinks counts the Shrink actions of TestModel that gave space back.
+var shrinks atomic.Int64
+
+func (m *model) fileSize() int64 {
+	n, err := m.f.Size()
+	if err != nil {
+		panic(err)
+	}
+	return n
+}
+
+// reopenFile opens f; closed says the DB was closed, not crashed.
+func (m *model) reopenFile(t *rapid.T, f *faultfile.File, closed bool) {
 	m.f = f
 	opts := m.opts
 	opts.PageSize = 0
@@ -472,6 +510,9 @@ func (m *model) reopenFile(t *rapid.T, f *faultfile.File) {
 		t.Fatalf("OpenFile: %v", err)
 	}
 	m.db = db
+	if g := db.Generation(); g == m.gen+3 && closed && !m.opts.KeepFreeSpace {
+		m.gen = g // Close shrank the file (DB.Shrink): three commits
+	}
 	if g := db.Generation(); g != m.gen {
 		t.Fatalf("reopened at generation %d, want %d", g, m.gen)
 	}

@@ -37,6 +37,7 @@
 package scdb
 
 import (
+	"errors"
 	"fmt"
 	"iter"
 	"os"
@@ -82,6 +83,10 @@ type Options struct {
 	// writer conflicts with a writer; elsewhere readers and a writer also
 	// exclude each other.
 	LockTimeout time.Duration
+
+	// KeepFreeSpace stops Close from shrinking the file (DB.Shrink) when
+	// at least 1/20 of it is free: Close then never writes.
+	KeepFreeSpace bool
 }
 
 func (o *Options) pagerOptions() pager.Options {
@@ -114,6 +119,8 @@ type DB struct {
 	newest  uint64         // the newest generation a snapshot was taken at
 
 	gets sync.Pool // of *Tx: Get's private snapshots, recycled (get.go)
+
+	shrinkAtClose bool // a writable DB without Options.KeepFreeSpace
 
 	batch   batcher  // the Batch callers waiting for a commit (batch.go)
 	commits notifier // wakes Follow loops at every commit and at Close (follow.go)
@@ -161,7 +168,7 @@ func CreateFile(f pager.File, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newDB(p, freelist.New()), nil
+	return newDB(p, freelist.New(), opts), nil
 }
 
 // OpenFile is Open over any pager.File. The DB closes f when it is closed.
@@ -177,7 +184,7 @@ func OpenFile(f pager.File, opts Options) (*DB, error) {
 			return nil, err
 		}
 	}
-	return newDB(p, fl), nil
+	return newDB(p, fl, opts), nil
 }
 
 // openFreelist opens the free set of a writable open. When readers in other
@@ -200,22 +207,40 @@ func openFreelist(p *pager.Pager) (*freelist.Freelist, error) {
 	return fl, nil
 }
 
-func newDB(p *pager.Pager, fl *freelist.Freelist) *DB {
-	return &DB{p: p, fl: fl, readers: map[uint64]int{}}
+func newDB(p *pager.Pager, fl *freelist.Freelist, opts Options) *DB {
+	return &DB{p: p, fl: fl, readers: map[uint64]int{}, shrinkAtClose: fl != nil && !opts.KeepFreeSpace}
 }
 
 // Close waits for the open read-write transaction, if any, to end, then
 // closes the file and forgets the key. Read snapshots still open fail with
 // ErrClosed from then on. Calling Close inside Update or Batch, or while
 // the same goroutine holds a writable transaction from Begin, deadlocks.
+//
+// A writable DB first shrinks the file (Shrink) when at least 1/20 of it,
+// and at least 1 MiB, could be given back, unless Options.KeepFreeSpace is
+// set. If that fails, Close still closes the file and returns the error;
+// nothing committed is lost either way.
 func (db *DB) Close() error {
+	var shrinkErr error
+	if db.shrinkAtClose && !db.closed.Load() {
+		// A DB that cannot write (closed, or compacted into a successor)
+		// has nothing to shrink.
+		if _, err := db.shrink(db.closeShrinkGain()); err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrReadOnly) {
+			shrinkErr = fmt.Errorf("shrinking at close: %w", err)
+		}
+	}
 	db.writer.Lock()
 	defer db.writer.Unlock()
 	if db.closed.Swap(true) {
 		return ErrClosed
 	}
 	defer db.commits.broadcast() // Follow loops end with ErrClosed
-	return db.p.Close()
+	return errors.Join(shrinkErr, db.p.Close())
+}
+
+// closeShrinkGain is the fewest pages worth shrinking the file for at Close.
+func (db *DB) closeShrinkGain() uint64 {
+	return max(db.p.Meta().PageCount/closeShrinkShare, uint64(closeShrinkMin/db.p.PageSize()), 1)
 }
 
 // MetaFault reports, when the file was opened, that its meta page other

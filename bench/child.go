@@ -44,7 +44,12 @@ type run struct {
 	gen  *Gen
 	res  *Result
 	took time.Duration
+
+	keepFree bool // the workload's KeepFree
 }
+
+// open opens (or creates) the workload's store.
+func (r *run) open(create bool) (Engine, error) { return r.drv.Open(r.dir, create, r.keepFree) }
 
 // timed runs fn and adds its duration to the workload's timed total.
 func (r *run) timed(fn func() error) error {
@@ -70,7 +75,7 @@ func childMain(args []string) error {
 	if err := json.Unmarshal([]byte(args[3]), &cfg); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	r := &run{cfg: cfg, drv: drv, dir: args[2], res: &Result{Workload: w.Name, Engine: drv.Name, Extra: map[string]float64{}}}
+	r := &run{cfg: cfg, drv: drv, dir: args[2], keepFree: w.KeepFree, res: &Result{Workload: w.Name, Engine: drv.Name, Extra: map[string]float64{}}}
 	if w.NeedsGen {
 		r.gen = NewGen(cfg.Seed, cfg.N, cfg.Lists)
 	}

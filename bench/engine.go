@@ -44,9 +44,11 @@ var errNoGroupCommit = errors.New("no group commit in this store's API")
 
 // Driver creates or opens an engine whose files all live in dir.
 type Driver struct {
-	Name  string                                        // column name in the report
-	Label string                                        // a longer description for the report's footnote
-	Open  func(dir string, create bool) (Engine, error) // opens (or creates) the store in dir
+	Name  string // column name in the report
+	Label string // a longer description for the report's footnote
+	// Open opens (or creates) the store in dir. keepFree asks a store that
+	// gives free space back when it closes not to (see Workload.KeepFree).
+	Open func(dir string, create, keepFree bool) (Engine, error)
 	// HugeHeld says that a huge value is held whole in memory, for the table.
 	HugeHeld bool
 }

@@ -19,7 +19,7 @@ var badgerDriver = Driver{Name: "badger", Label: "Badger v4.9.6, WithEncryptionK
 
 type badgerEngine struct{ db *badger.DB }
 
-func openBadger(dir string, create bool) (Engine, error) {
+func openBadger(dir string, create, _ bool) (Engine, error) {
 	if !create {
 		// Badger creates a missing directory; a missing fixture is an error here.
 		if _, err := os.Stat(dir); err != nil {

@@ -29,7 +29,7 @@ type boltEngine struct {
 	buf  []byte // Scan's plaintext buffer, reused record to record
 }
 
-func openBolt(dir string, create bool) (Engine, error) {
+func openBolt(dir string, create, _ bool) (Engine, error) {
 	path := filepath.Join(dir, "data.bolt")
 	if create {
 		if err := os.MkdirAll(dir, 0o755); err != nil {

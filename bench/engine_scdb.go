@@ -15,9 +15,9 @@ var scdbDriver = Driver{Name: "scdb", Label: "scdb, durable defaults, 4 KiB page
 
 type scdbEngine struct{ db *scdb.DB }
 
-func openSCDB(dir string, create bool) (Engine, error) {
+func openSCDB(dir string, create, keepFree bool) (Engine, error) {
 	path := filepath.Join(dir, "data.scdb")
-	opts := scdb.Options{Key: benchKey}
+	opts := scdb.Options{Key: benchKey, KeepFreeSpace: keepFree}
 	var db *scdb.DB
 	var err error
 	if create {

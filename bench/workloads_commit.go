@@ -23,7 +23,7 @@ func fragID(i int) string { return fmt.Sprintf("k%08d", i) }
 // deletes every other one in transactions of cfg.Batch: the free space of a
 // long-lived, often-updated file, scattered page by page.
 func runFragment(r *run) error {
-	e, err := r.drv.Open(r.dir, true)
+	e, err := r.open(true)
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func (r *run) openTimes(reps int) ([]time.Duration, error) {
 	var ds []time.Duration
 	for range reps {
 		start := time.Now()
-		e, err := r.drv.Open(r.dir, false)
+		e, err := r.open(false)
 		d := time.Since(start)
 		if err != nil {
 			return nil, err
@@ -126,7 +126,7 @@ func runCommitFrag(r *run) error {
 		return err
 	}
 	r.res.Extra["open_ms"] = ms(medianDuration(ds))
-	e, err := r.drv.Open(r.dir, false)
+	e, err := r.open(false)
 	if err != nil {
 		return err
 	}
@@ -136,7 +136,7 @@ func runCommitFrag(r *run) error {
 // runCommitFresh is the baseline for commit-frag: the same commits on a file
 // holding one record.
 func runCommitFresh(r *run) error {
-	e, err := r.drv.Open(r.dir, true)
+	e, err := r.open(true)
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ func runCommitFresh(r *run) error {
 // cfg.GroupCommits one-record durable writes through the engine's group
 // commit, and reports commits per second of wall time.
 func runGroup(r *run) error {
-	e, err := r.drv.Open(r.dir, true)
+	e, err := r.open(true)
 	if err != nil {
 		return err
 	}
@@ -188,7 +188,7 @@ const hugeList, hugeID = "huge", "blob"
 func (c Config) hugeBytes() int64 { return int64(c.HugeMiB) << 20 }
 
 func runHugePut(r *run) error {
-	e, err := r.drv.Open(r.dir, true)
+	e, err := r.open(true)
 	if err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func runHugePut(r *run) error {
 }
 
 func runHugeGet(r *run) error {
-	e, err := r.drv.Open(r.dir, false)
+	e, err := r.open(false)
 	if err != nil {
 		return err
 	}

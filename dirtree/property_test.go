@@ -10,6 +10,7 @@ import (
 
 	"github.com/streamcrypt/scdb/internal/errs"
 	"github.com/streamcrypt/scdb/internal/memstore"
+	"github.com/streamcrypt/scdb/pager"
 	"pgregory.net/rapid"
 )
 
@@ -212,6 +213,35 @@ func (st *propState) actions() map[string]func(*rapid.T) {
 		"Commit": func(t *rapid.T) {
 			st.tr = commit(t, st.s, st.tr)
 			st.cur, st.curStart, st.curResume = st.tr.Cursor(), false, nil
+		},
+		"Relocate": func(t *rapid.T) {
+			// Pages from limit on must leave the tree, and the values fix
+			// replaces change in place. memstore does not allocate below
+			// limit, so what is checked is that every page still reached
+			// is below limit or written by this transaction.
+			limit := rapid.Uint64Range(3, 400).Draw(t, "limit")
+			mark := rapid.Byte().Draw(t, "mark")
+			fix := func(v []byte) ([]byte, error) {
+				if len(v) == 0 || v[0]%4 != mark%4 {
+					return nil, nil
+				}
+				nv := bytes.Clone(v)
+				nv[0] ^= 0x80
+				return nv, nil
+			}
+			for k, v := range st.m {
+				if nv, _ := fix(v); nv != nil {
+					st.m[k] = nv
+				}
+			}
+			if err := st.tr.Relocate(limit, fix); err != nil {
+				t.Fatalf("Relocate(%d): %v", limit, err)
+			}
+			st.tr.Check(CheckFuncs{Page: func(ref pager.Ref, _ bool) {
+				if ref.Page >= limit && ref.Gen != st.s.Gen() {
+					t.Fatalf("page %d (generation %d) is still in the tree after Relocate(%d)", ref.Page, ref.Gen, limit)
+				}
+			}})
 		},
 		"Flush": func(t *rapid.T) {
 			if _, err := st.tr.Flush(); err != nil {

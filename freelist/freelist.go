@@ -61,6 +61,7 @@ type Freelist struct {
 	savedSize uint64     // pageCount at Begin
 	saved     *persisted // what Save wrote, adopted by Commit
 	err       error      // a misuse seen by Free (a double free), reported by Save
+	limit     uint64     // when not 0, Alloc hands out only pages below it (Limit)
 }
 
 // persisted describes the freelist pages of a commit.
@@ -202,6 +203,7 @@ func (f *Freelist) Begin(gen, oldestSnapshot uint64) {
 }
 
 func (f *Freelist) resetTx() {
+	f.limit = 0
 	f.txFreed = f.txFreed[:0]
 	f.txOwn = f.txOwn[:0]
 	f.taken.runs.reset()
@@ -238,6 +240,9 @@ func (f *Freelist) Alloc(n int) (uint64, error) {
 		return 0, fmt.Errorf("freelist: alloc of %d pages", n)
 	}
 	want := uint64(n)
+	if f.limit != 0 {
+		return f.allocBelow(want)
+	}
 	r, ok := f.free.bestFit(want)
 	if !ok {
 		return f.grow(want)

@@ -69,7 +69,7 @@ func (f *Freelist) Save(payloadSize int, write func(pgno uint64, payload []byte)
 	if perCkpt < 1 {
 		return pager.Ref{}, fmt.Errorf("freelist: a payload of %d bytes holds no run", payloadSize)
 	}
-	if f.unsynced || perLog < 1 {
+	if f.unsynced || perLog < 1 || f.limit != 0 {
 		return f.saveCheckpoint(payloadSize, write)
 	}
 	deltaRuns := f.taken.len() + f.added.len()
@@ -198,26 +198,16 @@ func (f *Freelist) saveCheckpoint(payloadSize int, write func(uint64, []byte) er
 		return pager.Ref{}, err
 	}
 	per := ckptEntries(payloadSize)
-	// Allocating can split one run of the set in two, hence the +1.
-	npages := ceilDiv(len(set)+1, per)
-	size := f.pageCount
-	first, err := f.Alloc(npages)
+	pages, set, err := f.allocCheckpoint(set, per)
 	if err != nil {
 		return pager.Ref{}, err
 	}
-	if first < size { // the pages came from the set
-		set = cutRuns(set, run{first, min(first+uint64(npages), size) - first})
-	}
-	if len(set) > npages*per {
-		return pager.Ref{}, fmt.Errorf("freelist: %d runs do not fit %d pages", len(set), npages)
-	}
-	next := &persisted{head: pager.Ref{Page: first, Gen: f.txGen}, pages: runPages(set)}
+	next := &persisted{head: pager.Ref{Page: pages[0], Gen: f.txGen}, pages: runPages(set)}
 	payload := make([]byte, payloadSize)
-	for i := range npages {
-		pgno := first + uint64(i)
+	for i, pgno := range pages {
 		nextPage := uint64(0)
-		if i < npages-1 {
-			nextPage = pgno + 1
+		if i < len(pages)-1 {
+			nextPage = pages[i+1]
 		}
 		encodeCheckpoint(payload, set[min(i*per, len(set)):min((i+1)*per, len(set))], nextPage)
 		if err := write(pgno, payload); err != nil {
@@ -227,6 +217,44 @@ func (f *Freelist) saveCheckpoint(payloadSize int, write func(uint64, []byte) er
 	}
 	f.saved = next
 	return next.head, nil
+}
+
+// allocCheckpoint allocates the pages of a checkpoint of set, per runs a
+// page, and returns them in chain order with set less the pages taken from
+// it. Usually that is one contiguous block (allocating it can split one run
+// of the set in two, hence the +1). Under Limit the pages are taken one by
+// one, the lowest first: a shrinking file's free pages below the limit are
+// mostly single holes, and the chain's next pointers need no block. Each
+// page can split a run, so more pages may be needed than first counted.
+func (f *Freelist) allocCheckpoint(set []run, per int) ([]uint64, []run, error) {
+	size := f.pageCount
+	npages := ceilDiv(len(set)+1, per)
+	var pages []uint64
+	if f.limit == 0 {
+		first, err := f.Alloc(npages)
+		if err != nil {
+			return nil, nil, err
+		}
+		if first < size { // the pages came from the set
+			set = cutRuns(set, run{first, min(first+uint64(npages), size) - first})
+		}
+		for i := range npages {
+			pages = append(pages, first+uint64(i))
+		}
+	} else {
+		for len(pages) == 0 || len(set) > len(pages)*per {
+			pgno, err := f.Alloc(1)
+			if err != nil {
+				return nil, nil, err
+			}
+			set = cutRuns(set, run{pgno, 1})
+			pages = append(pages, pgno)
+		}
+	}
+	if len(set) > len(pages)*per {
+		return nil, nil, fmt.Errorf("freelist: %d runs do not fit %d pages", len(set), len(pages))
+	}
+	return pages, set, nil
 }
 
 // persistSet is what a checkpoint records as free: free, pending and freed

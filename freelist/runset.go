@@ -221,6 +221,30 @@ func (s *runSet) bestFit(n uint64) (run, bool) {
 	return x.large.at(at), true
 }
 
+// bestFitBelow is bestFit among the runs whose first n pages lie below
+// limit. The set must be indexed.
+func (s *runSet) bestFitBelow(n, limit uint64) (run, bool) {
+	x := s.idx
+	if n <= smallRuns {
+		for m := x.nonEmpty &^ (1<<(n-1) - 1); m != 0; m &= m - 1 {
+			k := bits.TrailingZeros64(m)
+			if start, _ := x.small[k].first(); start+n <= limit {
+				return run{start, uint64(k) + 1}, true
+			}
+		}
+	}
+	var found run
+	ok := false
+	x.large.each(func(r run) bool {
+		if r.n >= n && r.start+n <= limit {
+			found, ok = r, true
+			return false
+		}
+		return true
+	})
+	return found, ok
+}
+
 func (s *runSet) last() (run, bool) { return s.runs.last() }
 
 func (s *runSet) each(fn func(run) bool) { s.runs.each(fn) }

@@ -1,0 +1,60 @@
+package record
+
+import (
+	"github.com/streamcrypt/scdb/internal/errs"
+	"github.com/streamcrypt/scdb/pager"
+)
+
+// Move copies the value cell describes to pages w allocates when a page of
+// its chain is numbered at or above limit, frees the old pages, and returns
+// the new cell (of the same length). For an inline value, or a chain wholly
+// below limit, it returns nil and changes nothing. It is how a shrinking
+// file moves values off its end: w is expected to allocate below limit.
+//
+// It reads the run heads first, checking the chain as Free does, then
+// streams the value from the old pages into the new ones, holding a batch of
+// pages at a time whatever the size. On error it has freed every page it
+// allocated and kept the old chain.
+func Move(w pager.Writer, cell []byte, limit uint64) ([]byte, error) {
+	_, c, inline, err := decodeCell(cell)
+	if err != nil || inline {
+		return nil, err
+	}
+	if c.gen > w.Gen() {
+		return nil, errs.Corrupt(c.first, "chain written at generation %d, after the current %d", c.gen, w.Gen())
+	}
+	runs, err := chainRuns(w, c)
+	if err != nil {
+		return nil, err
+	}
+	high := false
+	for _, r := range runs {
+		high = high || r.first+uint64(r.pages) > limit
+	}
+	if !high {
+		return nil, nil
+	}
+	rd, err := NewReader(w, cell)
+	if err != nil {
+		return nil, err
+	}
+	g, err := geometryOf(w)
+	if err != nil {
+		return nil, err
+	}
+	cw := newChainWriter(w, g, g.pagesFor(c.size))
+	if err := cw.readFrom(rd); err != nil {
+		cw.abort()
+		return nil, err
+	}
+	moved, err := cw.finish()
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range runs {
+		for i := range r.pages {
+			w.Free(c.ref(r.first + uint64(i)))
+		}
+	}
+	return moved, nil
+}
