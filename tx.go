@@ -735,6 +735,26 @@ func (w *txWriter) PageInto(ref pager.Ref, dst []byte) ([]byte, error) {
 	return snapshotReader{w.p, w.fl.PageCount()}.PageInto(ref, dst)
 }
 
+// ReadCommitted decrypts the committed pages refs name — of generations
+// before the transaction's — into dst, without caching them (dirtree's
+// Relocate reads the leaves under a branch with it). A ref of the
+// transaction's own generation is not read (errv says so): its last
+// write may still be queued.
+func (w *txWriter) ReadCommitted(refs []pager.Ref, dst []byte, errv []error) {
+	committed := make([]pager.Ref, len(refs))
+	for i, r := range refs {
+		if r.Gen < w.gen {
+			committed[i] = r
+		}
+	}
+	snapshotReader{w.p, w.fl.PageCount()}.ReadRefs(committed, dst, errv)
+	for i, r := range refs {
+		if r.Gen >= w.gen {
+			errv[i] = fmt.Errorf("scdb: page %d of generation %d is not committed", r.Page, r.Gen)
+		}
+	}
+}
+
 // waitOwn waits for queued writes before a read of a page this
 // transaction wrote (gen): the read must see the last write.
 func (w *txWriter) waitOwn(gen uint64) error {

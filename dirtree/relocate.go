@@ -1,7 +1,9 @@
 package dirtree
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/streamcrypt/scdb/internal/errs"
 	"github.com/streamcrypt/scdb/pager"
@@ -25,6 +27,8 @@ func (t *Tree) Relocate(limit uint64, fix func(val []byte) ([]byte, error)) erro
 		return nil
 	}
 	t.mod++
+	rl := &relocator{t: t, limit: limit, fix: fix, leafDepth: -1}
+	rl.batch, _ = t.r.(committedReader)
 	ownRoot := func() (*node, error) {
 		n, err := t.own(t.root)
 		if err == nil {
@@ -32,24 +36,44 @@ func (t *Tree) Relocate(limit uint64, fix func(val []byte) ([]byte, error)) erro
 		}
 		return n, err
 	}
-	if err := t.relocate(t.root, 0, ownRoot, limit, fix); err != nil {
+	if err := rl.relocate(t.root, 0, ownRoot); err != nil {
 		t.failed = err
 		return err
 	}
 	return nil
 }
 
+// committedReader is the optional pager.Reader method Relocate reads the
+// leaves under a branch with, all at once: it decrypts committed pages (of
+// generations before the transaction's) into dst, page i into
+// dst[i*payload:], without caching them, errv[i] receiving page i's error.
+type committedReader interface {
+	ReadCommitted(refs []pager.Ref, dst []byte, errv []error)
+}
+
+// relocator is one Relocate's walk.
+type relocator struct {
+	t         *Tree
+	limit     uint64
+	fix       func([]byte) ([]byte, error)
+	batch     committedReader // nil: leaves are read one by one
+	leafDepth int             // the depth of the leaves, once one is met; -1 before
+	buf       []byte          // the leaves batch reads
+	errv      []error
+}
+
 // relocate moves what needs moving under ref. own copies ref's node on
 // write (or returns it, if held already) and points the parent at it; it
 // is called only when the node must change.
-func (t *Tree) relocate(ref pager.Ref, depth int, own func() (*node, error), limit uint64, fix func([]byte) ([]byte, error)) error {
+func (rl *relocator) relocate(ref pager.Ref, depth int, own func() (*node, error)) error {
+	t := rl.t
 	if depth > maxDepth {
 		return errs.Corrupt(ref.Page, "tree deeper than %d levels", maxDepth)
 	}
 	if n := t.owned(ref); n != nil {
-		return t.relocateHeld(n, depth, own, limit, fix)
+		return rl.relocateHeld(n, depth, own)
 	}
-	if ref.Page >= limit {
+	if ref.Page >= rl.limit {
 		n, err := own()
 		if err != nil {
 			return err
@@ -57,37 +81,39 @@ func (t *Tree) relocate(ref pager.Ref, depth int, own func() (*node, error), lim
 		if n.leaf {
 			t.touched(n)
 		}
-		return t.relocateHeld(n, depth, own, limit, fix)
+		return rl.relocateHeld(n, depth, own)
 	}
 	p, err := t.readRaw(ref)
 	if err != nil {
 		return err
 	}
-	var n *node // the node once owned
-	ensure := func() error {
-		if n == nil {
-			var err error
-			n, err = own()
-			return err
-		}
-		return nil
-	}
+	return rl.relocateRaw(&p, depth, own)
+}
+
+// relocateRaw is relocate for a committed page p that stays where it is
+// unless its values or children move.
+func (rl *relocator) relocateRaw(p *rawPage, depth int, own func() (*node, error)) error {
+	t := rl.t
 	if p.leaf {
+		if rl.leafDepth < 0 {
+			rl.leafDepth = depth
+		}
 		for i := 0; i < p.n; i++ {
 			_, v, err := p.leafCell(i)
 			if err != nil {
 				return err
 			}
-			nv, err := fixed(fix, v)
+			nv, err := fixed(rl.fix, v)
 			if err != nil {
 				return err
 			}
 			if nv == nil {
 				continue
 			}
-			// Not ensure: fix may have let write-behind write the leaf
-			// since, and own moves it before it changes again.
-			if n, err = own(); err != nil {
+			// fix may have let write-behind write the leaf since it was
+			// owned: own moves it before it changes again.
+			n, err := own()
+			if err != nil {
 				return err
 			}
 			t.setFixed(n, i, nv)
@@ -95,32 +121,97 @@ func (t *Tree) relocate(ref pager.Ref, depth int, own func() (*node, error), lim
 		_ = t.writeBehind() // the leaf is done; a failed write fails the commit
 		return nil
 	}
-	for i := 0; i <= p.n; i++ {
-		kid, err := p.child(i)
-		if err != nil {
-			return err
-		}
-		ownKid := func() (*node, error) {
-			if err := ensure(); err != nil {
-				return nil, err
+	var n *node // p's node once owned
+	ownKid := func(i int) func() (*node, error) {
+		return func() (*node, error) {
+			if n == nil {
+				var err error
+				if n, err = own(); err != nil {
+					return nil, err
+				}
 			}
 			return t.ownChild(n, i)
 		}
-		if err := t.relocate(kid, depth+1, ownKid, limit, fix); err != nil {
+	}
+	kids := make([]pager.Ref, p.n+1)
+	for i := range kids {
+		var err error
+		if kids[i], err = p.child(i); err != nil {
+			return err
+		}
+	}
+	leaves := rl.readLeaves(kids, depth+1)
+	for i, kid := range kids {
+		if leaves != nil && rl.errv[i] == nil {
+			lp, err := openRaw(kid, leaves[i*t.payload:(i+1)*t.payload])
+			if err == nil && lp.leaf {
+				if err := rl.relocateRaw(&lp, depth+1, ownKid(i)); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		if err := rl.relocate(kid, depth+1, ownKid(i)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// readLeaves reads the children kids of a branch at once when they are
+// leaves (the walk has met a leaf at their depth) and the reader can: the
+// committed ones below the limit that the transaction does not hold, into
+// rl.buf, with rl.errv[i] nil for each one read. It returns nil when it
+// reads none; the caller reads the others, and any that failed, one by one
+// (so a damaged page is reported as it would be otherwise).
+func (rl *relocator) readLeaves(kids []pager.Ref, depth int) []byte {
+	t := rl.t
+	if rl.batch == nil || len(kids) < 2 {
+		return nil
+	}
+	if rl.leafDepth < 0 {
+		// The first branch above leaves: look at its first child (read
+		// again below) rather than read its leaves one by one.
+		if p, err := t.readRaw(kids[0]); err == nil && p.leaf {
+			rl.leafDepth = depth
+		}
+	}
+	if depth != rl.leafDepth {
+		return nil
+	}
+	if need := len(kids) * t.payload; len(rl.buf) < need {
+		rl.buf = make([]byte, need)
+	}
+	rl.errv = slices.Grow(rl.errv[:0], len(kids))[:len(kids)]
+	refs := make([]pager.Ref, 0, len(kids))
+	for _, kid := range kids {
+		if kid.Gen >= t.gen || kid.Page >= rl.limit {
+			refs = append(refs, pager.Ref{}) // read below as relocate does
+			continue
+		}
+		refs = append(refs, kid)
+	}
+	rl.batch.ReadCommitted(refs, rl.buf, rl.errv)
+	for i, r := range refs {
+		if r.IsZero() {
+			rl.errv[i] = errNotRead
+		}
+	}
+	return rl.buf
+}
+
+// errNotRead marks a child readLeaves left to relocate.
+var errNotRead = errors.New("dirtree: not read in the batch")
+
 // relocateHeld is relocate for a node the transaction holds. The
 // transaction allocated its page, below limit, but its values and
 // children may still need moving. own also moves a leaf that write-behind
 // wrote already, before it changes again.
-func (t *Tree) relocateHeld(n *node, depth int, own func() (*node, error), limit uint64, fix func([]byte) ([]byte, error)) error {
+func (rl *relocator) relocateHeld(n *node, depth int, own func() (*node, error)) error {
+	t := rl.t
 	if n.leaf {
 		for i := range n.vals {
-			nv, err := fixed(fix, n.vals[i])
+			nv, err := fixed(rl.fix, n.vals[i])
 			if err != nil {
 				return err
 			}
@@ -137,7 +228,7 @@ func (t *Tree) relocateHeld(n *node, depth int, own func() (*node, error), limit
 	}
 	for i := range n.kids {
 		ownKid := func() (*node, error) { return t.ownChild(n, i) }
-		if err := t.relocate(n.kids[i], depth+1, ownKid, limit, fix); err != nil {
+		if err := rl.relocate(n.kids[i], depth+1, ownKid); err != nil {
 			return err
 		}
 	}

@@ -11,9 +11,10 @@ import (
 // below limit, it returns nil and changes nothing. It is how a shrinking
 // file moves values off its end: w is expected to allocate below limit.
 //
-// It reads the run heads first, checking the chain as Free does, then
-// streams the value from the old pages into the new ones, holding a batch of
-// pages at a time whatever the size. On error it has freed every page it
+// It reads the run heads first, checking the chain as Free does (unless
+// the chain is short enough to be one run, wholly below limit), then
+// streams the value from the old pages into the new ones, holding a batch
+// of pages at a time whatever the size. On error it has freed every page it
 // allocated and kept the old chain.
 func Move(w pager.Writer, cell []byte, limit uint64) ([]byte, error) {
 	_, c, inline, err := decodeCell(cell)
@@ -22,6 +23,16 @@ func Move(w pager.Writer, cell []byte, limit uint64) ([]byte, error) {
 	}
 	if c.gen > w.Gen() {
 		return nil, errs.Corrupt(c.first, "chain written at generation %d, after the current %d", c.gen, w.Gen())
+	}
+	g, err := geometryOf(w)
+	if err != nil {
+		return nil, err
+	}
+	// A chain of at most minRunPages pages is one run (FORMAT.md §10.4.2.2:
+	// every run but the last has at least that many): where it lies is
+	// known without reading it.
+	if n := g.pagesFor(c.size); n <= minRunPages && c.first < limit && n <= int64(limit-c.first) {
+		return nil, nil
 	}
 	runs, err := chainRuns(w, c)
 	if err != nil {
@@ -35,10 +46,6 @@ func Move(w pager.Writer, cell []byte, limit uint64) ([]byte, error) {
 		return nil, nil
 	}
 	rd, err := NewReader(w, cell)
-	if err != nil {
-		return nil, err
-	}
-	g, err := geometryOf(w)
 	if err != nil {
 		return nil, err
 	}
