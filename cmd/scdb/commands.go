@@ -55,6 +55,8 @@ func init() {
 			summary: "page size, pages used and free, lists, records, bytes, key slots"},
 		{name: "compact", args: "FILE | SRC DST", minArgs: 1, maxArgs: 2, run: (*app).compact,
 			summary: "rewrite FILE in as few pages as it needs, or write that copy of SRC to DST; verified"},
+		{name: "shrink", args: "FILE", minArgs: 1, maxArgs: 1, run: (*app).shrink,
+			summary: "give FILE's free pages back to the file system, in place (the same file, readers go on)"},
 		{name: "backup", args: "FILE DEST", minArgs: 2, maxArgs: 2, run: (*app).backup,
 			summary: "copy one commit of FILE to DEST while others write it; checked, then renamed into place"},
 		{name: "passwd", args: "FILE", minArgs: 1, maxArgs: 1, run: (*app).passwd,

@@ -47,6 +47,39 @@ func (a *app) compactInPlace(path string) error {
 	return nil
 }
 
+// shrink runs DB.Shrink until the file stops getting smaller (each call
+// moves at most 32 MiB of live pages) and says what it gave back.
+func (a *app) shrink(args []string) error {
+	path := args[0]
+	return a.withDB(path, false, nil, func(db *scdb.DB, cred *credential) error {
+		before, err := db.Stats()
+		if err != nil {
+			return fileErr(path, cred, err)
+		}
+		after := before
+		for {
+			if err := db.Shrink(); err != nil {
+				return fileErr(path, cred, err)
+			}
+			st, err := db.Stats()
+			if err != nil {
+				return fileErr(path, cred, err)
+			}
+			shrank := st.Pages < after.Pages
+			after = st
+			if !shrank {
+				break
+			}
+		}
+		if after.OldestOtherSnapshot != 0 && after.Pages == before.Pages {
+			fmt.Fprintf(a.stdout, "%s: another program is reading a snapshot of it; nothing can move until it ends\n", path)
+		}
+		fmt.Fprintf(a.stdout, "shrank %s from %d pages (%s) to %d pages (%s); %d free pages left inside it\n",
+			path, before.Pages, humanBytes(before.FileBytes()), after.Pages, humanBytes(after.FileBytes()), after.FreePages)
+		return nil
+	})
+}
+
 // compactTo writes the verified compact copy of srcPath to dstPath.
 func (a *app) compactTo(srcPath, dstPath string, readOnly bool) (err error) {
 	prog := a.newProgress()

@@ -151,6 +151,15 @@ COMPACT (scdb compact FILE, or scdb compact SRC DST)
   key, a new file id (pages of the two files cannot be mixed) and a
   generation that continues the original's. Keep using only one of the two.
 
+SHRINK (scdb shrink FILE)
+  Gives the free pages of FILE back to the file system where it is: moves
+  the live pages nearest the end of the file into free pages further down
+  (copy on write, in ordinary commits: a crash at any point leaves every
+  record), then cuts the end off. Unlike compact, FILE stays the same file:
+  programs reading it go on, and it needs no room for a copy. Nothing moves
+  while another program holds a snapshot of FILE. Closing a file after a
+  write does the same when at least 1/20 of it, and 1 MiB, is free.
+
 BACKUP (scdb backup FILE DEST)
   Copies FILE as of one commit, the last when the backup starts, while
   programs that have FILE open go on committing: the copy is never torn, as a

@@ -109,6 +109,28 @@ func TestCompact(t *testing.T) {
 	wantExit(t, keyEnv(), "", exitError, []string{dst + " already exists"}, "compact", path, dst)
 }
 
+// TestShrinkCommand: shrink gives the free pages back in place: fewer
+// pages, the same records, the file still checks clean.
+func TestShrinkCommand(t *testing.T) {
+	path := newFile(t)
+	fillFile(t, path, 60, 20_000) // 600 KB free: too little for Close to shrink
+	before := statsOf(t, path)
+	if before.PagesFree < 100 {
+		t.Fatalf("only %d free pages before shrink", before.PagesFree)
+	}
+	r := mustRun(t, keyEnv(), "", "shrink", path)
+	if !strings.Contains(r.stdout, "shrank "+path) || r.stderr != "" {
+		t.Errorf("shrink: %q %q", r.stdout, r.stderr)
+	}
+	after := statsOf(t, path)
+	if after.Pages+before.PagesFree-after.PagesFree != before.Pages || after.PagesFree > 8 ||
+		after.Records != before.Records || after.ValueBytes != before.ValueBytes {
+		t.Errorf("before %+v\nafter %+v", before, after)
+	}
+	mustRun(t, keyEnv(), "", "check", path)
+	mustRun(t, keyEnv(), "", "get", path, "l", "id0001")
+}
+
 // TestCompactInPlace: one argument compacts the file where it is: fewer
 // pages, the same records, a generation that goes on, no stray file, and
 // a stale copy from a crashed run is no obstacle.
