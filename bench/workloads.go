@@ -217,7 +217,7 @@ func runUpsert(r *run) error {
 		return errors.Join(err, e.Close())
 	}
 	r.res.Records, r.res.Bytes = int64(len(recs)), n
-	return e.Close()
+	return r.closeAndMeasure(e, 0) // the live bytes are not counted: no space ratio
 }
 
 // runChurn replaces a random cfg.ChurnPct % of the records, cfg.ChurnRounds
