@@ -295,3 +295,32 @@ func readTx(tx *Tx) (behindRecs, error) {
 	}()
 	return got, err
 }
+
+// TestFailedWriteIsNotDamage: a transaction's pages wait in memory until a
+// read or a commit writes them; when that write fails, a later read of one
+// of them in the same transaction reports the write's error, not the old
+// bytes in the file as damage (it used to say ErrCorrupt, "authentication
+// failed", once the failed pages were dropped from memory).
+func TestFailedWriteIsNotDamage(t *testing.T) {
+	f := faultfile.New(nil)
+	db, err := CreateFile(f, Options{Key: bytes.Repeat([]byte{0xb7}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.Begin(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	l := tx.List("a")
+	if err := l.Put("x", bytes.Repeat([]byte{7}, 3*4096)); err != nil {
+		t.Fatal(err)
+	}
+	f.FailWrite(1)
+	for i := range 2 {
+		if _, err := l.Get("x"); !errors.Is(err, faultfile.ErrInjected) || errors.Is(err, ErrCorrupt) {
+			t.Fatalf("read %d of a value whose write failed: %v, want the injected write error", i+1, err)
+		}
+	}
+}

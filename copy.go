@@ -145,7 +145,7 @@ func (db *DB) createSuccessor(path string) (*DB, error) {
 		removeFile(path)
 		return nil, err
 	}
-	dst := newDB(p, freelist.New(), Options{KeepFreeSpace: !db.shrinkAtClose})
+	dst := newDB(p, freelist.New(), Options{KeepFreeSpace: db.keepFree})
 	dst.name = path
 	return dst, nil
 }
@@ -212,7 +212,7 @@ func (db *DB) CreateRekeyed(path string, cred Credential) (*DB, error) {
 		removeFile(path)
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
-	dst := newDB(p, freelist.New(), Options{KeepFreeSpace: !db.shrinkAtClose})
+	dst := newDB(p, freelist.New(), Options{KeepFreeSpace: db.keepFree})
 	dst.name = path
 	return dst, nil
 }

@@ -84,8 +84,9 @@ type Options struct {
 	// exclude each other.
 	LockTimeout time.Duration
 
-	// KeepFreeSpace stops Close from shrinking the file (DB.Shrink) when
-	// at least 1/20 of it is free: Close then never writes.
+	// KeepFreeSpace stops Close from shrinking the file (DB.Shrink), which
+	// it does after a write transaction when at least 1/20 of the file, and
+	// 1 MiB, could be given back: Close then never writes.
 	KeepFreeSpace bool
 }
 
@@ -120,7 +121,7 @@ type DB struct {
 
 	gets sync.Pool // of *Tx: Get's private snapshots, recycled (get.go)
 
-	shrinkAtClose bool // a writable DB without Options.KeepFreeSpace
+	keepFree bool // Options.KeepFreeSpace
 
 	batch   batcher  // the Batch callers waiting for a commit (batch.go)
 	commits notifier // wakes Follow loops at every commit and at Close (follow.go)
@@ -208,7 +209,7 @@ func openFreelist(p *pager.Pager) (*freelist.Freelist, error) {
 }
 
 func newDB(p *pager.Pager, fl *freelist.Freelist, opts Options) *DB {
-	return &DB{p: p, fl: fl, readers: map[uint64]int{}, shrinkAtClose: fl != nil && !opts.KeepFreeSpace}
+	return &DB{p: p, fl: fl, readers: map[uint64]int{}, keepFree: opts.KeepFreeSpace}
 }
 
 // Close waits for the open read-write transaction, if any, to end, then
@@ -216,13 +217,14 @@ func newDB(p *pager.Pager, fl *freelist.Freelist, opts Options) *DB {
 // ErrClosed from then on. Calling Close inside Update or Batch, or while
 // the same goroutine holds a writable transaction from Begin, deadlocks.
 //
-// A writable DB first shrinks the file (Shrink) when at least 1/20 of it,
-// and at least 1 MiB, could be given back, unless Options.KeepFreeSpace is
-// set. If that fails, Close still closes the file and returns the error;
-// nothing committed is lost either way.
+// A writable DB that ran a write transaction first shrinks the file
+// (Shrink) when at least 1/20 of it, and at least 1 MiB, could be given
+// back, unless Options.KeepFreeSpace is set. If that fails, Close still
+// closes the file and returns the error; nothing committed is lost either
+// way.
 func (db *DB) Close() error {
 	var shrinkErr error
-	if db.shrinkAtClose && !db.closed.Load() {
+	if db.shrinkAtClose() {
 		// A DB that cannot write (closed, or compacted into a successor)
 		// has nothing to shrink.
 		if _, err := db.shrink(db.closeShrinkGain()); err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrReadOnly) {
@@ -236,6 +238,19 @@ func (db *DB) Close() error {
 	}
 	defer db.commits.broadcast() // Follow loops end with ErrClosed
 	return errors.Join(shrinkErr, db.p.Close())
+}
+
+// shrinkAtClose says whether Close should try to shrink the file: a
+// writable DB, without KeepFreeSpace, that wrote since it opened (else the
+// free set, read lazily, is not even loaded, and the file is as the last
+// Close left it).
+func (db *DB) shrinkAtClose() bool {
+	if db.fl == nil || db.keepFree || db.closed.Load() {
+		return false
+	}
+	db.writer.Lock()
+	defer db.writer.Unlock()
+	return db.fl.Loaded()
 }
 
 // closeShrinkGain is the fewest pages worth shrinking the file for at Close.

@@ -184,8 +184,8 @@ func TestShrinkWaitsForSnapshots(t *testing.T) {
 	checkShrunk(t, db, want)
 }
 
-// TestCloseShrinks: Close gives back the free end of a file with at least
-// 1/20 of it free, unless Options.KeepFreeSpace.
+// TestCloseShrinks: Close after a write gives back the free end of a file
+// with at least 1/20 of it free, unless Options.KeepFreeSpace.
 func TestCloseShrinks(t *testing.T) {
 	db := newDB(t, scdb.Options{PageSize: 1024, KeepFreeSpace: true})
 	want := fragment(t, db, 3000)
@@ -195,7 +195,15 @@ func TestCloseShrinks(t *testing.T) {
 		t.Fatalf("Close with KeepFreeSpace: %d -> %d bytes", size, shrinkSize(t, db))
 	}
 	mustClose(t, db)
+	// Opened and closed without a write: the file is as it was.
 	db = mustOpen(t, path, scdb.Options{Key: testKey})
+	mustClose(t, db)
+	if fi, err := os.Stat(path); err != nil || fi.Size() != size {
+		t.Fatalf("Close without a write: %d -> %v bytes (%v)", size, fi.Size(), err)
+	}
+	db = mustOpen(t, path, scdb.Options{Key: testKey})
+	mustPut(t, db, "list0", "one more", []byte("v"))
+	want["list0/one more"] = []byte("v")
 	mustClose(t, db)
 	fi, err := os.Stat(path)
 	if err != nil {

@@ -758,8 +758,13 @@ func (w *txWriter) ReadCommitted(refs []pager.Ref, dst []byte, errv []error) {
 // waitOwn waits for queued writes before a read of a page this
 // transaction wrote (gen): the read must see the last write.
 func (w *txWriter) waitOwn(gen uint64) error {
-	if gen != w.gen || w.bh.jobs == nil {
+	if gen != w.gen {
 		return nil
+	}
+	if w.bh.jobs == nil {
+		// A page whose write failed is not in the file: reading it would
+		// report the old bytes there as damage.
+		return w.bh.failed()
 	}
 	return w.WaitQueued()
 }
@@ -864,5 +869,5 @@ func (w *txWriter) flush() error {
 	}
 	err := w.p.WriteSealed(w.runFirst, w.run)
 	w.run = w.run[:0]
-	return err
+	return w.bh.fail(err) // remembered: the pages are gone from memory, not in the file
 }

@@ -234,7 +234,7 @@ func (st *propState) actions() map[string]func(*rapid.T) {
 					st.m[k] = nv
 				}
 			}
-			if err := st.tr.Relocate(limit, fix); err != nil {
+			if err := st.tr.Relocate(func() uint64 { return limit }, fix); err != nil {
 				t.Fatalf("Relocate(%d): %v", limit, err)
 			}
 			st.tr.Check(CheckFuncs{Page: func(ref pager.Ref, _ bool) {

@@ -10,16 +10,19 @@ import (
 )
 
 // Relocate copies on write every node of the tree whose page is numbered at
-// or above limit, so that it moves to a page the writer allocates (a
-// shrinking file's writer allocates below limit), and rewrites the parents
-// that point at a moved node. It hands every value to fix, which returns a
-// replacement of the same length when what the value points at moved too (a
-// value chain, a list's tree), or nil to keep it; a leaf whose value is
-// replaced is rewritten.
+// or above limit(), so that it moves to a page the writer allocates (a
+// shrinking file's writer allocates below the limit), and rewrites the
+// parents that point at a moved node. It hands every value to fix, which
+// returns a replacement of the same length when what the value points at
+// moved too (a value chain, a list's tree), or nil to keep it; a leaf whose
+// value is replaced is rewritten. fix may raise the limit (a value that
+// cannot move keeps the end of the file): the walk reads it anew at every
+// node.
 //
-// It reads every page of the tree once: the cost of a full scan, plus a
-// write for each page moved.
-func (t *Tree) Relocate(limit uint64, fix func(val []byte) ([]byte, error)) error {
+// It reads every page of the tree once, the leaves under a branch at once
+// when the reader can (ReadCommitted): the cost of a full scan, plus a
+// write for each page moved. A page reached twice is ErrCorrupt.
+func (t *Tree) Relocate(limit func() uint64, fix func(val []byte) ([]byte, error)) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
@@ -27,7 +30,7 @@ func (t *Tree) Relocate(limit uint64, fix func(val []byte) ([]byte, error)) erro
 		return nil
 	}
 	t.mod++
-	rl := &relocator{t: t, limit: limit, fix: fix, leafDepth: -1}
+	rl := &relocator{t: t, limit: limit, fix: fix, leafDepth: -1, seen: map[uint64]bool{}}
 	rl.batch, _ = t.r.(committedReader)
 	ownRoot := func() (*node, error) {
 		n, err := t.own(t.root)
@@ -54,8 +57,9 @@ type committedReader interface {
 // relocator is one Relocate's walk.
 type relocator struct {
 	t         *Tree
-	limit     uint64
+	limit     func() uint64 // rises while the walk goes on, if fix raises it
 	fix       func([]byte) ([]byte, error)
+	seen      map[uint64]bool // pages reached: a forged tree that shares a subtree is refused, as Drop does
 	batch     committedReader // nil: leaves are read one by one
 	leafDepth int             // the depth of the leaves, once one is met; -1 before
 	buf       []byte          // the leaves batch reads
@@ -67,13 +71,13 @@ type relocator struct {
 // is called only when the node must change.
 func (rl *relocator) relocate(ref pager.Ref, depth int, own func() (*node, error)) error {
 	t := rl.t
-	if depth > maxDepth {
-		return errs.Corrupt(ref.Page, "tree deeper than %d levels", maxDepth)
+	if err := rl.reach(ref, depth); err != nil {
+		return err
 	}
 	if n := t.owned(ref); n != nil {
 		return rl.relocateHeld(n, depth, own)
 	}
-	if ref.Page >= rl.limit {
+	if ref.Page >= rl.limit() {
 		n, err := own()
 		if err != nil {
 			return err
@@ -88,6 +92,20 @@ func (rl *relocator) relocate(ref pager.Ref, depth int, own func() (*node, error
 		return err
 	}
 	return rl.relocateRaw(&p, depth, own)
+}
+
+// reach notes that the walk reached ref at depth: a page reached twice, or
+// too deep, is a forged tree, which would otherwise make the walk take
+// time exponential in its depth.
+func (rl *relocator) reach(ref pager.Ref, depth int) error {
+	if depth > maxDepth {
+		return errs.Corrupt(ref.Page, "tree deeper than %d levels", maxDepth)
+	}
+	if rl.seen[ref.Page] {
+		return errs.Corrupt(ref.Page, "page reached twice in one tree")
+	}
+	rl.seen[ref.Page] = true
+	return nil
 }
 
 // relocateRaw is relocate for a committed page p that stays where it is
@@ -145,6 +163,9 @@ func (rl *relocator) relocateRaw(p *rawPage, depth int, own func() (*node, error
 		if leaves != nil && rl.errv[i] == nil {
 			lp, err := openRaw(kid, leaves[i*t.payload:(i+1)*t.payload])
 			if err == nil && lp.leaf {
+				if err := rl.reach(kid, depth+1); err != nil {
+					return err
+				}
 				if err := rl.relocateRaw(&lp, depth+1, ownKid(i)); err != nil {
 					return err
 				}
@@ -185,7 +206,7 @@ func (rl *relocator) readLeaves(kids []pager.Ref, depth int) []byte {
 	rl.errv = slices.Grow(rl.errv[:0], len(kids))[:len(kids)]
 	refs := make([]pager.Ref, 0, len(kids))
 	for _, kid := range kids {
-		if kid.Gen >= t.gen || kid.Page >= rl.limit {
+		if kid.Gen >= t.gen || kid.Page >= rl.limit() {
 			refs = append(refs, pager.Ref{}) // read below as relocate does
 			continue
 		}

@@ -62,6 +62,7 @@ type Freelist struct {
 	saved     *persisted // what Save wrote, adopted by Commit
 	err       error      // a misuse seen by Free (a double free), reported by Save
 	limit     uint64     // when not 0, Alloc hands out only pages below it (Limit)
+	ckpt      bool       // Save writes a checkpoint (Checkpoint)
 }
 
 // persisted describes the freelist pages of a commit.
@@ -203,7 +204,7 @@ func (f *Freelist) Begin(gen, oldestSnapshot uint64) {
 }
 
 func (f *Freelist) resetTx() {
-	f.limit = 0
+	f.limit, f.ckpt = 0, false
 	f.txFreed = f.txFreed[:0]
 	f.txOwn = f.txOwn[:0]
 	f.taken.runs.reset()

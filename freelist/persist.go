@@ -69,7 +69,7 @@ func (f *Freelist) Save(payloadSize int, write func(pgno uint64, payload []byte)
 	if perCkpt < 1 {
 		return pager.Ref{}, fmt.Errorf("freelist: a payload of %d bytes holds no run", payloadSize)
 	}
-	if f.unsynced || perLog < 1 || f.limit != 0 {
+	if f.unsynced || perLog < 1 || f.limit != 0 || f.ckpt {
 		return f.saveCheckpoint(payloadSize, write)
 	}
 	deltaRuns := f.taken.len() + f.added.len()
@@ -223,8 +223,9 @@ func (f *Freelist) saveCheckpoint(payloadSize int, write func(uint64, []byte) er
 // page, and returns them in chain order with set less the pages taken from
 // it. Usually that is one contiguous block (allocating it can split one run
 // of the set in two, hence the +1). Under Limit the pages are taken one by
-// one, the lowest first: a shrinking file's free pages below the limit are
-// mostly single holes, and the chain's next pointers need no block. Each
+// one (the best fit, as Alloc takes under Limit): a shrinking file's free
+// pages below the limit are mostly single holes, and the chain's next
+// pointers need no block. Each
 // page can split a run, so more pages may be needed than first counted.
 func (f *Freelist) allocCheckpoint(set []run, per int) ([]uint64, []run, error) {
 	size := f.pageCount

@@ -75,6 +75,38 @@ func (f *Freelist) ShrinkTarget(reserve, maxMove uint64) uint64 {
 	return limit
 }
 
+// Checkpoint makes Save write a checkpoint at the end of this transaction,
+// which gives back the free pages at the end of the file (trimTail) however
+// large the checkpoint: the commit after a shrinking one.
+func (f *Freelist) Checkpoint() { f.ckpt = true }
+
+// Room returns, under Limit, the free pages below the limit and the pages
+// at or past it that are neither free nor freed by the transaction: the
+// live pages a shrinking transaction has still to move below. It costs a
+// pass over the free runs.
+func (f *Freelist) Room() (below, toMove uint64) {
+	var freeAbove uint64
+	f.free.each(func(r run) bool {
+		if r.start < f.limit {
+			below += min(r.end(), f.limit) - r.start
+		}
+		if r.end() > f.limit {
+			freeAbove += r.end() - max(r.start, f.limit)
+		}
+		return true
+	})
+	for _, p := range f.txFreed {
+		if p >= f.limit {
+			freeAbove++
+		}
+	}
+	return below, f.pageCount - min(f.pageCount, f.limit+freeAbove)
+}
+
+// Loaded reports whether the free set is in memory: always, but for a free
+// list opened lazily (Open) before its first Begin.
+func (f *Freelist) Loaded() bool { return f.src == nil }
+
 // Reusable is the number of free pages Alloc may hand out now, and the
 // number still pending on snapshots.
 func (f *Freelist) Reusable() (free, pending uint64) { return f.free.pages, f.pending.pages }

@@ -1,6 +1,8 @@
 package record
 
 import (
+	"math"
+
 	"github.com/streamcrypt/scdb/internal/errs"
 	"github.com/streamcrypt/scdb/pager"
 )
@@ -64,4 +66,39 @@ func Move(w pager.Writer, cell []byte, limit uint64) ([]byte, error) {
 		}
 	}
 	return moved, nil
+}
+
+// Run is a run of consecutive pages of a value chain.
+type Run struct {
+	First uint64 // its first page
+	Pages int64  // how many
+}
+
+// Runs returns the runs of the chain cell describes (none for an inline
+// value). A chain of at most minRunPages pages is one run, so only a
+// longer one's run heads are read (and checked, as Free does).
+func Runs(r pager.Reader, cell []byte) ([]Run, error) {
+	_, c, inline, err := decodeCell(cell)
+	if err != nil || inline {
+		return nil, err
+	}
+	g, err := geometryOf(r)
+	if err != nil {
+		return nil, err
+	}
+	if n := g.pagesFor(c.size); n <= minRunPages {
+		if c.first > math.MaxUint64-uint64(n) {
+			return nil, errs.Corrupt(c.first, "chain of %d pages past the largest page number", n)
+		}
+		return []Run{{c.first, n}}, nil
+	}
+	runs, err := chainRuns(r, c)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Run, len(runs))
+	for i, x := range runs {
+		out[i] = Run{x.first, int64(x.pages)}
+	}
+	return out, nil
 }

@@ -157,8 +157,11 @@ SHRINK (scdb shrink FILE)
   (copy on write, in ordinary commits: a crash at any point leaves every
   record), then cuts the end off. Unlike compact, FILE stays the same file:
   programs reading it go on, and it needs no room for a copy. Nothing moves
-  while another program holds a snapshot of FILE. Closing a file after a
-  write does the same when at least 1/20 of it, and 1 MiB, is free.
+  while another program holds a snapshot of FILE. Each pass moves at most
+  32 MiB of tree pages and 64 MiB of values; shrink repeats it until the
+  file stops getting smaller. A value it cannot move stays, and the file is
+  cut after it (compact moves everything). Closing a file after a write
+  does the same once, when at least 1/20 of it, and 1 MiB, could go.
 
 BACKUP (scdb backup FILE DEST)
   Copies FILE as of one commit, the last when the backup starts, while

@@ -76,9 +76,9 @@ func bruteShrinkTarget(pageCount uint64, free, pending []run, reserve, maxMove u
 	return best
 }
 
-// TestReviewShrinkTargetBrute compares ShrinkTarget with a brute-force
-// reading of its doc comment on random free and pending sets. Passes.
-func TestReviewShrinkTargetBrute(t *testing.T) {
+// TestShrinkTargetBrute compares ShrinkTarget with a brute-force
+// reading of its doc comment on random free and pending sets.
+func TestShrinkTargetBrute(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	moved := 0
 	defer func() { t.Logf("%d of 20000 cases give pages back", moved) }()
@@ -103,10 +103,10 @@ func TestReviewShrinkTargetBrute(t *testing.T) {
 	}
 }
 
-// TestReviewBestFitBelowBrute compares bestFitBelow with a brute-force
+// TestBestFitBelowBrute compares bestFitBelow with a brute-force
 // best fit (smallest run holding n pages below limit, lowest on a tie), with
-// runs on both sides of the 64-page bucket boundary. Passes.
-func TestReviewBestFitBelowBrute(t *testing.T) {
+// runs on both sides of the 64-page bucket boundary.
+func TestBestFitBelowBrute(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for i := range 5000 {
 		pageCount := uint64(pager.FirstDataPage) + uint64(rng.IntN(3000))
@@ -131,11 +131,11 @@ func TestReviewBestFitBelowBrute(t *testing.T) {
 	}
 }
 
-// TestReviewLimitSaveBelow: under Limit, every page Alloc hands out and
+// TestLimitSaveBelow: under Limit, every page Alloc hands out and
 // every checkpoint page Save writes lies below the limit, on a fragmented
 // set that needs several checkpoint pages; and Alloc fails with ErrNoRoom
-// rather than grow. Passes.
-func TestReviewLimitSaveBelow(t *testing.T) {
+// rather than grow.
+func TestLimitSaveBelow(t *testing.T) {
 	const payload = 1024 - 40
 	rng := rand.New(rand.NewPCG(5, 6))
 	for i := range 200 {
