@@ -371,35 +371,5 @@ func TestShrinkWriteBehind(t *testing.T) {
 	if after.Pages >= before.Pages {
 		t.Fatalf("nothing given back")
 	}
-	got := 0
-	if err := db.View(func(tx *scdb.Tx) error {
-		for name, err := range tx.Lists() {
-			if err != nil {
-				return err
-			}
-			for rec, err := range tx.List(name).All() {
-				if err != nil {
-					return err
-				}
-				v, err := rec.Value()
-				if err != nil {
-					return err
-				}
-				if w, ok := want[name+"/"+rec.ID()]; !ok || string(v) != string(w) {
-					return fmt.Errorf("%s/%s differs", name, rec.ID())
-				}
-				got++
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if got != len(want) {
-		t.Fatalf("%d records, want %d", got, len(want))
-	}
-	rep, err := db.Check()
-	if err != nil || len(rep.Problems) > 0 || rep.LeakedPages != 0 {
-		t.Fatalf("Check: %v, problems %v, %d leaked", err, rep.Problems, rep.LeakedPages)
-	}
+	checkShrunk(t, db, want)
 }

@@ -25,15 +25,17 @@ func fragment(t *testing.T, db *scdb.DB, n int) map[string][]byte {
 		}
 		return v
 	}
+	put := func(tx *scdb.Tx, list, id string) error {
+		v := value()
+		want[list+"/"+id] = v
+		return tx.List(list).Put(id, v)
+	}
 	for lo := 0; lo < n; lo += 200 {
 		err := db.Update(func(tx *scdb.Tx) error {
 			for i := lo; i < min(lo+200, n); i++ {
-				list, id := fmt.Sprint("list", i%3), fmt.Sprintf("id%06d", i)
-				v := value()
-				if err := tx.List(list).Put(id, v); err != nil {
+				if err := put(tx, fmt.Sprint("list", i%3), fmt.Sprintf("id%06d", i)); err != nil {
 					return err
 				}
-				want[list+"/"+id] = v
 			}
 			return nil
 		})
@@ -52,11 +54,9 @@ func fragment(t *testing.T, db *scdb.DB, n int) map[string][]byte {
 				delete(want, list+"/"+id)
 			default:
 				if i%9 == 2 {
-					v := value()
-					if err := tx.List(list).Put(id, v); err != nil {
+					if err := put(tx, list, id); err != nil {
 						return err
 					}
-					want[list+"/"+id] = v
 				}
 			}
 		}
