@@ -17,10 +17,10 @@ import (
 var ErrNoRoom = errors.New("freelist: no free run below the limit")
 
 // Limit makes Alloc, until the transaction ends, hand out only pages below
-// limit, and fail with ErrNoRoom
-// rather than grow the file; Save then writes a checkpoint, whose pages
-// obey the limit too, so that no freelist page of the commit lies at or past
-// it.
+// limit, and fail with ErrNoRoom rather than grow the file; Save then
+// writes a checkpoint, whose pages obey the limit too, so that no freelist
+// page of the commit lies at or past it. The limit may rise during the
+// transaction (a value that cannot move keeps the end of the file).
 func (f *Freelist) Limit(limit uint64) { f.limit = limit }
 
 // allocBelow is Alloc under Limit: the smallest run below the limit that
