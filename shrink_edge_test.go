@@ -144,6 +144,9 @@ func (f *countingFile) Size() (int64, error) {
 // with a 40 MiB free hole below it (a deleted value of the same size).
 func bigAtEnd(t *testing.T, keepFree bool) (*scdb.DB, *countingFile, []byte) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("writes and reads some 200 MiB (slow under an emulated CPU)")
+	}
 	osf, err := os.Create(filepath.Join(t.TempDir(), "db.scdb"))
 	if err != nil {
 		t.Fatal(err)
