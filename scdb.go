@@ -85,8 +85,8 @@ type Options struct {
 	LockTimeout time.Duration
 
 	// KeepFreeSpace stops Close from shrinking the file (DB.Shrink), which
-	// it does after a write transaction when at least 1/20 of the file, and
-	// 1 MiB, could be given back: Close then never writes.
+	// it does after a write transaction when at least 1/20 of the file is
+	// free and 1 MiB can be given back: Close then never writes.
 	KeepFreeSpace bool
 }
 
@@ -218,8 +218,9 @@ func newDB(p *pager.Pager, fl *freelist.Freelist, opts Options) *DB {
 // the same goroutine holds a writable transaction from Begin, deadlocks.
 //
 // A writable DB that ran a write transaction first shrinks the file
-// (Shrink) when at least 1/20 of it, and at least 1 MiB, could be given
-// back, unless Options.KeepFreeSpace is set. If that fails, Close still
+// (Shrink) when at least 1/20 of it is free and at least 1 MiB can be given
+// back (one Shrink's worth: a large file may need several Closes, or
+// Shrink), unless Options.KeepFreeSpace is set. If that fails, Close still
 // closes the file and returns the error; nothing committed is lost either
 // way.
 func (db *DB) Close() error {
@@ -243,19 +244,19 @@ func (db *DB) Close() error {
 // shrinkAtClose says whether Close should try to shrink the file: a
 // writable DB, without KeepFreeSpace, that wrote since it opened (else the
 // free set, read lazily, is not even loaded, and the file is as the last
-// Close left it).
+// Close left it), with at least 1/closeShrinkShare of its pages free.
 func (db *DB) shrinkAtClose() bool {
 	if db.fl == nil || db.keepFree || db.closed.Load() {
 		return false
 	}
 	db.writer.Lock()
 	defer db.writer.Unlock()
-	return db.fl.Loaded()
+	return db.fl.Loaded() && db.fl.FreeCount() >= db.fl.PageCount()/closeShrinkShare
 }
 
 // closeShrinkGain is the fewest pages worth shrinking the file for at Close.
 func (db *DB) closeShrinkGain() uint64 {
-	return max(db.p.Meta().PageCount/closeShrinkShare, uint64(closeShrinkMin/db.p.PageSize()), 1)
+	return max(uint64(closeShrinkMin/db.p.PageSize()), 1)
 }
 
 // MetaFault reports, when the file was opened, that its meta page other

@@ -24,8 +24,8 @@ const (
 	// streamed, but take time; a chain that does not fit stays, and the
 	// file is cut after it instead.
 	shrinkChainBytes = 64 << 20
-	// Close shrinks the file when at least 1/closeShrinkShare of it, and
-	// at least closeShrinkMin bytes, can be given back.
+	// Close shrinks the file when at least 1/closeShrinkShare of it is
+	// free and at least closeShrinkMin bytes can be given back.
 	closeShrinkShare = 20
 	closeShrinkMin   = 1 << 20
 	// shrinkTries is how many times Shrink aims at a page count, each time
@@ -48,8 +48,8 @@ const (
 // It does nothing while a read snapshot is open, in this process or
 // another: the pages it would move must stay where they are for that
 // snapshot. Close calls it after a write transaction when at least 1/20 of
-// the file, and 1 MiB, could be given back, unless Options.KeepFreeSpace
-// is set. Like Update, it waits for the open read-write transaction to end.
+// the file is free and 1 MiB can be given back, unless
+// Options.KeepFreeSpace is set. Like Update, it waits for the open read-write transaction to end.
 func (db *DB) Shrink() error {
 	_, err := db.shrink(1)
 	return err

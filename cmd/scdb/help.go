@@ -161,7 +161,7 @@ SHRINK (scdb shrink FILE)
   32 MiB of tree pages and 64 MiB of values; shrink repeats it until the
   file stops getting smaller. A value it cannot move stays, and the file is
   cut after it (compact moves everything). Closing a file after a write
-  does the same once, when at least 1/20 of it, and 1 MiB, could go.
+  does one pass, when at least 1/20 of it is free and 1 MiB can go.
 
 BACKUP (scdb backup FILE DEST)
   Copies FILE as of one commit, the last when the backup starts, while
