@@ -54,6 +54,7 @@ func TestEach(t *testing.T) {
 			if len(value) > 0 {
 				value[0] ^= 0xff // fn may change what it is handed: no page, no later record sees it
 			}
+			_ = append(value, 0xee, 0xee, 0xee, 0xee) // nor what follows the value where it lies
 			i++
 			return nil
 		})

@@ -88,10 +88,14 @@ func (l *List) Each(fn func(id, value []byte) error) error {
 	var id, value []byte
 	for k, cell, ok, err := c.First(); ; k, cell, ok, err = c.Next() {
 		var lent *[]byte // a value read ahead, lent to fn as it is
+		var own []byte   // an inline value in the cursor's own leaf copy
 		if err == nil && ok {
 			var got bool
 			if lent, got = ahead.Next(cell, rest).Take(); !got {
-				value, err = record.AppendValue(value[:0], l.tx.rd, cell)
+				if own, got = record.Inline(cell); !got || !c.Owned() {
+					own = nil
+					value, err = record.AppendValue(value[:0], l.tx.rd, cell)
+				}
 			}
 		}
 		if err != nil {
@@ -104,6 +108,8 @@ func (l *List) Each(fn func(id, value []byte) error) error {
 		v := value
 		if lent != nil {
 			v = *lent
+		} else if own != nil {
+			v = own
 		}
 		err := fn(id, v)
 		record.Release(lent)

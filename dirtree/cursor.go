@@ -40,9 +40,10 @@ type Cursor struct {
 // frame is one level of a cursor's path: an owned node or a raw page, and
 // the position in it (a cell for a leaf, a child for a branch).
 type frame struct {
-	n *node
-	p rawPage
-	i int
+	n   *node
+	p   rawPage
+	i   int
+	own bool // p is in a read-ahead buffer of the cursor's, not a shared page
 }
 
 func (f *frame) pgno() uint64 {
@@ -277,7 +278,16 @@ func (c *Cursor) prefetched(top *frame, want pager.Ref) (f frame, ok bool, err e
 	if err != nil || !p.leaf {
 		return frame{}, false, nil // let the ordinary read report it
 	}
-	return frame{p: p}, true, nil
+	return frame{p: p, own: true}, true, nil
+}
+
+// Owned reports whether the val the last call returned lies in the cursor's
+// own decrypted copy of its leaf, which nothing else reads: a caller may
+// then lend val (capped to its length) to code that changes its bytes, for
+// the cursor reads a leaf's cells only through their keys and offsets. Like
+// every returned slice it is valid until the next call.
+func (c *Cursor) Owned() bool {
+	return len(c.stack) > 0 && c.stack[len(c.stack)-1].own
 }
 
 // push adds a frame to the path.

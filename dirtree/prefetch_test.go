@@ -1,6 +1,7 @@
 package dirtree
 
 import (
+	"bytes"
 	"fmt"
 	"runtime"
 	"strings"
@@ -322,4 +323,70 @@ func TestPrefetchCloseAbandonsTheBatch(t *testing.T) {
 	if after := r.reads - before; after > 4 {
 		t.Fatalf("Close waited for %d more pages to be decrypted, want at most 4", after)
 	}
+}
+
+// batchReader is a syncReader with ReadRefs: trees on it read ahead.
+type batchReader struct{ syncReader }
+
+func (r *batchReader) ReadRefs(refs []pager.Ref, dst []byte, errv []error) {
+	readRefs(r, refs, dst, errv)
+}
+
+func ownedValue(i int) []byte { return fmt.Appendf(make([]byte, 0, 1000), "value %04d%990d", i, 0) }
+
+// TestCursorOwned: values in leaves the read-ahead decrypted are the
+// cursor's own (a caller may change them, and nothing else sees it); a leaf
+// read through the reader's Page (the first, or any in a writable tree) is
+// not.
+func TestCursorOwned(t *testing.T) {
+	s, w := newStore(4056)
+	for i := range 120 { // about 40 leaves
+		mustPut(t, w, []byte(fmt.Sprintf("key%04d", i)), ownedValue(i))
+	}
+	owned := func(tr *Tree, change bool) (n int, firstOwned int) {
+		c := tr.Cursor()
+		defer c.Close()
+		firstOwned = -1
+		i := 0
+		for k, v, ok, err := c.First(); ; k, v, ok, err = c.Next() {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				return n, firstOwned
+			}
+			if !bytes.Equal(v, ownedValue(i)) || string(k) != fmt.Sprintf("key%04d", i) {
+				t.Fatalf("record %d: %q = %.20q..., want %.20q...", i, k, v, ownedValue(i))
+			}
+			if c.Owned() {
+				if firstOwned < 0 {
+					firstOwned = i
+				}
+				n++
+				if change {
+					copy(v, "XXXXXXXXXX")
+				}
+			} else if firstOwned >= 0 {
+				t.Fatalf("record %d not owned after record %d was: a read-ahead leaf given up mid-scan", i, firstOwned)
+			}
+			i++
+		}
+	}
+	if n, _ := owned(w, false); n != 0 {
+		t.Fatalf("a writable tree's cursor owned %d values: its leaves are the tree's own", n)
+	}
+	root, err := w.Flush()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.NextGen()
+	if n, _ := owned(Open(&syncReader{Reader: s}, root), false); n != 0 {
+		t.Fatalf("a cursor without read-ahead owned %d values", n)
+	}
+	tr := Open(&batchReader{syncReader{Reader: s}}, root)
+	n, first := owned(tr, true)
+	if n == 0 || first == 0 || n != 120-first {
+		t.Fatalf("owned %d values from record %d on; want every one after the first leaf", n, first)
+	}
+	owned(tr, false) // the change above reached no page a later scan reads
 }

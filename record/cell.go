@@ -92,6 +92,15 @@ func decodeCell(cell []byte) (value []byte, c chainCell, inline bool, err error)
 	return nil, c, false, nil
 }
 
+// Inline returns the value of an inline cell, capped so that appending to it
+// cannot reach past the cell, and false for any other cell.
+func Inline(cell []byte) ([]byte, bool) {
+	if len(cell) == 0 || cell[0] != TagInline {
+		return nil, false
+	}
+	return cell[1:len(cell):len(cell)], true
+}
+
 // Size returns the length in bytes of the value cell describes, without
 // reading any page.
 func Size(cell []byte) (int64, error) {

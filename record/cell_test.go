@@ -277,3 +277,43 @@ func TestInlineCopies(t *testing.T) {
 		t.Fatalf("Free of an inline cell = %v after %d reads", err, s.Reads)
 	}
 }
+
+// TestInline: Inline gives the value of an inline cell, capped to it, and
+// nothing for any other cell.
+func TestInline(t *testing.T) {
+	chain := chainCell{size: 5000, first: pager.FirstDataPage, gen: 1}.encode()
+	cases := []struct {
+		name string
+		cell []byte
+		want string
+		ok   bool
+	}{
+		{"value", append(inlineCell([]byte("abc")), 'X'), "abcX", true},
+		{"empty value", []byte{TagInline}, "", true},
+		{"chain", chain, "", false},
+		{"empty cell", nil, "", false},
+		{"unknown tag", []byte{0x07, 'a'}, "", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := Inline(tc.cell)
+			if ok != tc.ok || string(got) != tc.want {
+				t.Fatalf("Inline = %q, %v; want %q, %v", got, ok, tc.want, tc.ok)
+			}
+			if ok && got == nil {
+				t.Fatal("an inline value is nil: callers tell a value from none by nil")
+			}
+			if ok && cap(got) != len(got) {
+				t.Fatalf("cap %d > len %d: an append would overwrite what follows the cell", cap(got), len(got))
+			}
+		})
+	}
+	// The value is the cell's own bytes, not a copy.
+	buf := []byte{TagInline, 'a', 'b', 0xee}
+	v, _ := Inline(buf[:3])
+	v[0] = 'z'
+	_ = append(v, 'c')
+	if buf[1] != 'z' || buf[3] != 0xee {
+		t.Fatalf("buffer %q after changing and appending to the value", buf)
+	}
+}
