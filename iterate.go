@@ -73,9 +73,11 @@ func (l *List) Last() (*Record, error) {
 // per record whose value lives in its leaf (a few small allocations for a
 // value in a chain), where All yields a Record that owns its id and value
 // (and reads a large value only when asked). The value buffer grows to the
-// largest value met; a value decrypted ahead (record.Ahead) is lent in its
-// own buffer instead. Each returns fn's first error as it is, or an error
-// wrapping ErrCorrupt for a damaged page.
+// largest value met; a value decrypted ahead is lent where it was decrypted
+// instead: a chain value in its own buffer (record.Ahead), a value in its
+// leaf in the scan's private copy of the leaf (dirtree.Cursor.Owned), so a
+// read-only scan copies neither. Each returns fn's first error as it is, or
+// an error wrapping ErrCorrupt for a damaged page.
 func (l *List) Each(fn func(id, value []byte) error) error {
 	ls, err := l.state()
 	if err != nil {
