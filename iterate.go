@@ -90,14 +90,14 @@ func (l *List) Each(fn func(id, value []byte) error) error {
 	var id, value []byte
 	for k, cell, ok, err := c.First(); ; k, cell, ok, err = c.Next() {
 		var lent *[]byte // a value read ahead, lent to fn as it is
-		var own []byte   // an inline value in the cursor's own leaf copy
+		var v []byte     // what fn is handed
 		if err == nil && ok {
 			var got bool
-			if lent, got = ahead.Next(cell, rest).Take(); !got {
-				if own, got = record.Inline(cell); !got || !c.Owned() {
-					own = nil
-					value, err = record.AppendValue(value[:0], l.tx.rd, cell)
-				}
+			if lent, got = ahead.Next(cell, rest).Take(); got {
+				v = *lent
+			} else if v, got = record.Inline(cell); !got || !c.Owned() {
+				value, err = record.AppendValue(value[:0], l.tx.rd, cell)
+				v = value
 			}
 		}
 		if err != nil {
@@ -107,12 +107,6 @@ func (l *List) Each(fn func(id, value []byte) error) error {
 			return nil
 		}
 		id = append(id[:0], k...)
-		v := value
-		if lent != nil {
-			v = *lent
-		} else if own != nil {
-			v = own
-		}
 		err := fn(id, v)
 		record.Release(lent)
 		if err != nil {
