@@ -251,7 +251,7 @@ their own: scdb gives the file's free space back there). Records: text stanzas, 
 %d random existing ids. Churn: %d rounds replacing %d %% of the records with new random-size values.
 Fragment: %d values of %d B, then every other one deleted; commits: median of %d 1-record durable commits
 (scdb opens this file with KeepFreeSpace, so that it stays fragmented as a long-running writer's would).
-Stream: %d passes. Group: %d goroutines, %d commits. Tiny: %d records of 100 B under 16-byte ids. Huge: one %d MiB value.
+Stream passes: %d. Group: %d goroutines, %d commits. Tiny: %d records of 100 B under 16-byte ids. Huge: one %d MiB value.
 Heap: peak Go heap objects above the process's baseline before the work (sampled every 1 ms). RSS: the
 process's VmHWM, which includes mapped file pages and the Go runtime. The stores' files are in the OS page
 cache while read (they were just written), so reads are memory-speed for every engine.
