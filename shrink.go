@@ -121,7 +121,7 @@ func (db *DB) moveTail(minGain, reserveMul uint64) (moved bool, err error) {
 	if err := tx.relocate(mv); err != nil {
 		return false, err
 	}
-	if end-mv.limit < minGain {
+	if mv.limit >= end || end-mv.limit < minGain {
 		return false, nil // values that could not move kept too much of the end
 	}
 	return true, tx.commitEnd()

@@ -379,3 +379,109 @@ func TestShrinkWriteBehind(t *testing.T) {
 	}
 	checkShrunk(t, db, want)
 }
+
+// TestShrinkNeverGrowsTheFile: Shrink leaves the file no longer than it
+// found it, and a Shrink with nothing to give back commits nothing. The
+// file: 1 KiB pages, some 1,400 single free holes, a 21-page value no hole
+// can take, and the last commits' freelist checkpoints. A checkpoint used
+// to be allocated as one block, grown at the end of the file when no free
+// run held it: the commit giving the file's free end back then took the end
+// again (3447 -> 3448 pages here), and every later Shrink moved that
+// checkpoint down and back, three commits for nothing
+// (freelist.allocCheckpoint now takes single holes instead).
+func TestShrinkNeverGrowsTheFile(t *testing.T) {
+	const h = 3200
+	db := newDB(t, scdb.Options{PageSize: 1024, KeepFreeSpace: true})
+	update := func(fn func(tx *scdb.Tx) error) {
+		t.Helper()
+		if err := db.Update(fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string][]byte{}
+	one := make([]byte, 900) // one chain page at 1 KiB pages
+	update(func(tx *scdb.Tx) error {
+		for i := range h {
+			if err := tx.List("a").Put(fmt.Sprintf("%06d", i), one); err != nil {
+				return err
+			}
+			want[fmt.Sprintf("a/%06d", i)] = one
+		}
+		return nil
+	})
+	del := func(tx *scdb.Tx, i int) error {
+		delete(want, fmt.Sprintf("a/%06d", i))
+		return tx.List("a").Delete(fmt.Sprintf("%06d", i))
+	}
+	// Single-page holes in the first half.
+	update(func(tx *scdb.Tx) error {
+		for i := 0; i < h/2; i += 2 {
+			if err := del(tx, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	update(func(*scdb.Tx) error { return nil })
+	update(func(*scdb.Tx) error { return nil })
+	// A 21-page value that finds no run below, and a 4-page one after it.
+	x := make([]byte, 20000)
+	for i := range x {
+		x[i] = byte(i)
+	}
+	update(func(tx *scdb.Tx) error {
+		if err := tx.List("0").Put("x", x); err != nil {
+			return err
+		}
+		return tx.List("0").Put("y", make([]byte, 3500))
+	})
+	want["0/x"] = x
+	// More holes, a commit at a time; the last drops y.
+	for lo := h / 2; lo < h/2+140*8; lo += 140 {
+		update(func(tx *scdb.Tx) error {
+			for i := lo; i < lo+140; i += 2 {
+				if err := del(tx, i); err != nil {
+					return err
+				}
+			}
+			if lo+140 >= h/2+140*8 {
+				return tx.List("0").Delete("y")
+			}
+			return nil
+		})
+	}
+	checkShrunk(t, db, want)
+	before, err := db.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := shrinkSize(t, db)
+	if err := db.Shrink(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := db.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkShrunk(t, db, want)
+	t.Logf("Shrink: %d pages (%d free, %d bytes) -> %d pages (%d free, %d bytes), generation %d -> %d",
+		before.Pages, before.FreePages, size, after.Pages, after.FreePages, shrinkSize(t, db), before.Generation, after.Generation)
+	if after.Pages > before.Pages || shrinkSize(t, db) > size {
+		t.Errorf("Shrink made the file bigger: %d -> %d pages, %d -> %d bytes", before.Pages, after.Pages, size, shrinkSize(t, db))
+	}
+	// Shrink again: it gives nothing back, yet commits three times, every time.
+	for range 3 {
+		gen, pages := db.Generation(), after.Pages
+		if err := db.Shrink(); err != nil {
+			t.Fatal(err)
+		}
+		if after, err = db.Stats(); err != nil {
+			t.Fatal(err)
+		}
+		if after.Pages >= pages && db.Generation() != gen {
+			t.Errorf("a later Shrink committed %d times (generation %d -> %d) and gave nothing back (%d -> %d pages)",
+				db.Generation()-gen, gen, db.Generation(), pages, after.Pages)
+		}
+	}
+	checkShrunk(t, db, want)
+}

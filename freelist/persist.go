@@ -221,17 +221,23 @@ func (f *Freelist) saveCheckpoint(payloadSize int, write func(uint64, []byte) er
 
 // allocCheckpoint allocates the pages of a checkpoint of set, per runs a
 // page, and returns them in chain order with set less the pages taken from
-// it. Usually that is one contiguous block (allocating it can split one run
-// of the set in two, hence the +1). Under Limit the pages are taken one by
-// one (the best fit, as Alloc takes under Limit): a shrinking file's free
-// pages below the limit are mostly single holes, and the chain's next
-// pointers need no block. Each
-// page can split a run, so more pages may be needed than first counted.
+// it. It is one contiguous block when a free run holds it (allocating it can
+// split one run of the set in two, hence the +1). Otherwise, and always
+// under Limit, the pages are taken one by one, each the best fit (single
+// holes first): the chain's next pointers need no block, and a block grown
+// at the end of a fragmented file would undo the giving back of its free
+// end (a Shrink made the file a page longer, and every later one moved that
+// checkpoint down and back for nothing). Each page can split a run, so more
+// pages may be needed than first counted.
 func (f *Freelist) allocCheckpoint(set []run, per int) ([]uint64, []run, error) {
 	size := f.pageCount
 	npages := ceilDiv(len(set)+1, per)
+	block := f.limit == 0
+	if block {
+		_, block = f.free.bestFit(uint64(npages))
+	}
 	var pages []uint64
-	if f.limit == 0 {
+	if block {
 		first, err := f.Alloc(npages)
 		if err != nil {
 			return nil, nil, err

@@ -178,3 +178,69 @@ func TestLimitSaveBelow(t *testing.T) {
 		f.Commit()
 	}
 }
+
+// TestCheckpointFillsHoles: a checkpoint no free run holds whole takes
+// single holes instead of a block grown at the end of the file, so that a
+// commit giving back the file's free end does not take the end again (a
+// Shrink made the file longer that way, and every later one moved the
+// checkpoint down and back for nothing). One that a run holds stays a block.
+func TestCheckpointFillsHoles(t *testing.T) {
+	const payload = 1024 - 40
+	per := ckptEntries(payload)
+	for _, tc := range []struct {
+		name      string
+		holes     int    // single free pages, one live page apart
+		bigRun    uint64 // a free run of this many pages after them, if > 0
+		tail      uint64 // free pages at the end of the file
+		wantBlock bool   // the checkpoint is one block
+	}{
+		{"holes only", 3 * per, 0, 0, false},
+		{"holes and a free end", 3 * per, 0, 20, false},
+		{"a run that holds it", 3 * per, 10, 20, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var free []run
+			p := uint64(pager.FirstDataPage)
+			for range tc.holes {
+				free = append(free, run{p + 1, 1})
+				p += 2
+			}
+			if tc.bigRun > 0 {
+				free = append(free, run{p + 1, tc.bigRun})
+				p += 1 + tc.bigRun
+			}
+			p++ // a live page before the free end
+			if tc.tail > 0 {
+				free = append(free, run{p, tc.tail})
+			}
+			pageCount := p + tc.tail
+			f := reviewList(pageCount, free, nil)
+			f.unsynced = true
+			f.Begin(5, 4)
+			f.Checkpoint()
+			var written []uint64
+			if _, err := f.Save(payload, func(pgno uint64, _ []byte) error { written = append(written, pgno); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if want := pageCount - tc.tail; f.PageCount() != want {
+				t.Fatalf("page count %d -> %d, want %d (the free end given back, nothing grown)", pageCount, f.PageCount(), want)
+			}
+			isFree := map[uint64]bool{}
+			for _, r := range free {
+				for q := r.start; q < r.end(); q++ {
+					isFree[q] = true
+				}
+			}
+			block := true
+			for i, q := range written {
+				if !isFree[q] || q >= f.PageCount() {
+					t.Fatalf("checkpoint page %d was not a free page below the new end %d", q, f.PageCount())
+				}
+				block = block && (i == 0 || q == written[i-1]+1)
+			}
+			if block != tc.wantBlock {
+				t.Fatalf("checkpoint pages %v: one block %v, want %v", written, block, tc.wantBlock)
+			}
+		})
+	}
+}
