@@ -383,12 +383,14 @@ func TestShrinkWriteBehind(t *testing.T) {
 // TestShrinkNeverGrowsTheFile: Shrink leaves the file no longer than it
 // found it, and a Shrink with nothing to give back commits nothing. The
 // file: 1 KiB pages, some 1,400 single free holes, a 21-page value no hole
-// can take, and the last commits' freelist checkpoints. A checkpoint used
-// to be allocated as one block, grown at the end of the file when no free
-// run held it: the commit giving the file's free end back then took the end
-// again (3447 -> 3448 pages here), and every later Shrink moved that
-// checkpoint down and back, three commits for nothing
-// (freelist.allocCheckpoint now takes single holes instead).
+// can take, and a 16-page freelist checkpoint at the end (an ordinary
+// commit grows one there when no free run holds it). Shrink's first commit
+// moves the checkpoint into holes; its second gives the free end back and
+// used to allocate its own checkpoint, one page longer, as a block grown at
+// the new end: 3447 -> 3448 pages, and every later Shrink moved that
+// checkpoint down and back, three commits for nothing. A commit that gives
+// the end back now puts its checkpoint in single holes
+// (freelist.allocCheckpoint).
 func TestShrinkNeverGrowsTheFile(t *testing.T) {
 	const h = 3200
 	db := newDB(t, scdb.Options{PageSize: 1024, KeepFreeSpace: true})

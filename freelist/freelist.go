@@ -367,12 +367,15 @@ func (f *Freelist) Commit() {
 // trimTail gives back to the file system the free (not pending) pages at the
 // end of the file. Only a checkpoint commit trims: every run of a log must
 // lie within the page count of the meta it is read under (FORMAT.md §8.4),
-// so the page count never shrinks under a log.
-func (f *Freelist) trimTail() {
+// so the page count never shrinks under a log. It reports whether it gave
+// any page back.
+func (f *Freelist) trimTail() (trimmed bool) {
 	if r, ok := f.free.last(); ok && r.end() == f.pageCount {
 		f.take(r)
 		f.pageCount = r.start
+		return true
 	}
+	return false
 }
 
 // tailRun is the number of free pages at the end of the file.

@@ -191,14 +191,14 @@ func (f *Freelist) saveCheckpoint(payloadSize int, write func(uint64, []byte) er
 	if f.err != nil {
 		return pager.Ref{}, f.err
 	}
-	f.trimTail()
+	trimmed := f.trimTail()
 	set, err := f.persistSet()
 	if err != nil || len(set) == 0 {
 		f.saved = &persisted{}
 		return pager.Ref{}, err
 	}
 	per := ckptEntries(payloadSize)
-	pages, set, err := f.allocCheckpoint(set, per)
+	pages, set, err := f.allocCheckpoint(set, per, trimmed)
 	if err != nil {
 		return pager.Ref{}, err
 	}
@@ -221,19 +221,22 @@ func (f *Freelist) saveCheckpoint(payloadSize int, write func(uint64, []byte) er
 
 // allocCheckpoint allocates the pages of a checkpoint of set, per runs a
 // page, and returns them in chain order with set less the pages taken from
-// it. It is one contiguous block when a free run holds it (allocating it can
-// split one run of the set in two, hence the +1). Otherwise, and always
-// under Limit, the pages are taken one by one, each the best fit (single
-// holes first): the chain's next pointers need no block, and a block grown
-// at the end of a fragmented file would undo the giving back of its free
-// end (a Shrink made the file a page longer, and every later one moved that
-// checkpoint down and back for nothing). Each page can split a run, so more
-// pages may be needed than first counted.
-func (f *Freelist) allocCheckpoint(set []run, per int) ([]uint64, []run, error) {
+// it. Usually that is one contiguous block (allocating it can split one run
+// of the set in two, hence the +1), grown at the end of the file when no
+// free run holds it: the next checkpoint frees it, and the end gives it
+// back, or it becomes a run long enough for a value chain. But under Limit,
+// or when this commit gave the free end of the file back (trimmed), the
+// pages are taken one by one, each the best fit (single holes first), and
+// only from the end when no hole is left: the chain's next pointers need no
+// block, and a block grown at the end then would take the end back (a
+// Shrink made the file a page longer that way, and every later one moved
+// that checkpoint down and back for nothing). Each page can split a run,
+// so more pages may be needed than first counted.
+func (f *Freelist) allocCheckpoint(set []run, per int, trimmed bool) ([]uint64, []run, error) {
 	size := f.pageCount
 	npages := ceilDiv(len(set)+1, per)
 	block := f.limit == 0
-	if block {
+	if block && trimmed {
 		_, block = f.free.bestFit(uint64(npages))
 	}
 	var pages []uint64

@@ -179,11 +179,12 @@ func TestLimitSaveBelow(t *testing.T) {
 	}
 }
 
-// TestCheckpointFillsHoles: a checkpoint no free run holds whole takes
-// single holes instead of a block grown at the end of the file, so that a
-// commit giving back the file's free end does not take the end again (a
+// TestCheckpointFillsHoles: a checkpoint in a commit that gives the free
+// end of the file back takes single holes when no free run holds it whole,
+// instead of a block grown at the new end, which would take the end back (a
 // Shrink made the file longer that way, and every later one moved the
-// checkpoint down and back for nothing). One that a run holds stays a block.
+// checkpoint down and back for nothing). One that a run holds stays a
+// block, and so does one in a commit with no free end, grown at the end.
 func TestCheckpointFillsHoles(t *testing.T) {
 	const payload = 1024 - 40
 	per := ckptEntries(payload)
@@ -193,10 +194,11 @@ func TestCheckpointFillsHoles(t *testing.T) {
 		bigRun    uint64 // a free run of this many pages after them, if > 0
 		tail      uint64 // free pages at the end of the file
 		wantBlock bool   // the checkpoint is one block
+		wantGrow  bool   // at the end of the file (else in free pages below it)
 	}{
-		{"holes only", 3 * per, 0, 0, false},
-		{"holes and a free end", 3 * per, 0, 20, false},
-		{"a run that holds it", 3 * per, 10, 20, true},
+		{"holes only: a block at the end", 3 * per, 0, 0, true, true},
+		{"holes and a free end", 3 * per, 0, 20, false, false},
+		{"a run that holds it, and a free end", 3 * per, 10, 20, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var free []run
@@ -222,8 +224,12 @@ func TestCheckpointFillsHoles(t *testing.T) {
 			if _, err := f.Save(payload, func(pgno uint64, _ []byte) error { written = append(written, pgno); return nil }); err != nil {
 				t.Fatal(err)
 			}
-			if want := pageCount - tc.tail; f.PageCount() != want {
-				t.Fatalf("page count %d -> %d, want %d (the free end given back, nothing grown)", pageCount, f.PageCount(), want)
+			want := pageCount - tc.tail
+			if tc.wantGrow {
+				want = pageCount + uint64(len(written))
+			}
+			if f.PageCount() != want {
+				t.Fatalf("page count %d -> %d, want %d", pageCount, f.PageCount(), want)
 			}
 			isFree := map[uint64]bool{}
 			for _, r := range free {
@@ -233,7 +239,7 @@ func TestCheckpointFillsHoles(t *testing.T) {
 			}
 			block := true
 			for i, q := range written {
-				if !isFree[q] || q >= f.PageCount() {
+				if !tc.wantGrow && (!isFree[q] || q >= f.PageCount()) {
 					t.Fatalf("checkpoint page %d was not a free page below the new end %d", q, f.PageCount())
 				}
 				block = block && (i == 0 || q == written[i-1]+1)
